@@ -1,0 +1,55 @@
+"""Each pinned version is stated once (pipelines/versions.py) and the files that
+must repeat it (dagger.json, tools/go.mod, pyproject.toml) agree with it."""
+
+import json
+import re
+import tomllib
+from importlib.metadata import version
+from pathlib import Path
+
+from pipelines import versions
+
+
+def test_dagger_engine_matches_sdk(repo_root: Path) -> None:
+    dagger_json = json.loads((repo_root / "dagger.json").read_text())
+    assert dagger_json["engineVersion"] == f"v{versions.DAGGER_VERSION}"
+    assert version("dagger-io") == versions.DAGGER_VERSION
+    assert dagger_json["name"] == "tts-ci"
+    assert dagger_json["source"] == "ci"
+    assert dagger_json["sdk"]["source"] == "python"
+
+
+def test_module_can_import_pipelines(repo_root: Path) -> None:
+    dagger_json = json.loads((repo_root / "dagger.json").read_text())
+    assert "pipelines/**" in dagger_json["include"]
+    assert "pyproject.toml" in dagger_json["include"]
+    module = tomllib.loads((repo_root / "ci" / "pyproject.toml").read_text())
+    assert "tts-ci-pipelines" in module["project"]["dependencies"]
+    assert module["tool"]["uv"]["sources"]["tts-ci-pipelines"]["path"] == ".."
+    root = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    assert root["project"]["name"] == "tts-ci-pipelines"
+
+
+def test_module_runtime_is_pinned_to_python_311(repo_root: Path) -> None:
+    module = tomllib.loads((repo_root / "ci" / "pyproject.toml").read_text())
+    image = module["tool"]["dagger"]["base-image"]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image)
+
+
+def test_go_tools_match_versions(repo_root: Path) -> None:
+    go_mod = (repo_root / "tools" / "go.mod").read_text()
+    for module, pinned in [
+        ("helm.sh/helm/v3", versions.HELM_VERSION),
+        ("github.com/yannh/kubeconform", versions.KUBECONFORM_VERSION),
+        ("github.com/rhysd/actionlint", versions.ACTIONLINT_VERSION),
+    ]:
+        assert re.search(rf"^\s+{re.escape(module)} v{re.escape(pinned)}$", go_mod, re.M), module
+
+
+def test_python_dependencies_are_exact_pins(repo_root: Path) -> None:
+    root = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    declared = root["project"]["dependencies"] + root["dependency-groups"]["dev"]
+    loose = [d for d in declared if "==" not in d]
+    assert not loose, f"pin these with ==: {loose}"
+    for required in ["dagger-io", "anyio", "azure-identity", "azure-mgmt-containerregistry"]:
+        assert any(d.startswith(f"{required}==") for d in declared), required

@@ -40,6 +40,24 @@ def not_implemented(python_name: str, issue: int) -> NoReturn:
     )
 
 
+# How Azure-facing functions authenticate (azure-identity), in the order tried:
+# GitHub Actions OIDC (ClientAssertionCredential fed a fresh GitHub token on every
+# call; GitHub tokens live 5 minutes), else the Azure CLI login in `azure_config`.
+TenantId = Annotated[str, Doc("Entra tenant id (Bicep output tenantId)")]
+ClientId = Annotated[str, Doc("Client id of the CI identity (Bicep output githubActionsClientId)")]
+OidcRequestUrl = Annotated[
+    dagger.Secret | None,
+    Doc("GitHub Actions: env://ACTIONS_ID_TOKEN_REQUEST_URL, for OIDC federation"),
+]
+OidcRequestToken = Annotated[
+    dagger.Secret | None,
+    Doc("GitHub Actions: env://ACTIONS_ID_TOKEN_REQUEST_TOKEN, for OIDC federation"),
+]
+AzureConfig = Annotated[
+    dagger.Directory | None,
+    Doc("Laptop: your ~/.azure directory, to reuse an `az login` session"),
+]
+
 Version = Annotated[
     str,
     Doc("The Things Stack release to use, e.g. 3.32.0 (a release tag without the leading v)"),
@@ -86,6 +104,11 @@ class TtsCi:
         registry: Annotated[str, Doc("Azure Container Registry name, e.g. ttsprodacr")],
         resource_group: Annotated[str, Doc("Resource group of the registry")],
         subscription_id: Annotated[str, Doc("Azure subscription id of the registry")],
+        tenant_id: TenantId,
+        client_id: ClientId,
+        oidc_request_url: OidcRequestUrl = None,
+        oidc_request_token: OidcRequestToken = None,
+        azure_config: AzureConfig = None,
         version: Version = versions.TTS_VERSION,
     ) -> str:
         """Scan-gate, then push the image to ACR as <version> and <version>-<sha>; print digest."""
@@ -119,6 +142,12 @@ class TtsCi:
         cluster: Annotated[str, Doc("AKS cluster name")],
         resource_group: Annotated[str, Doc("Resource group of the cluster")],
         image: Annotated[str, Doc("Image reference by digest, as printed by publish")],
+        subscription_id: Annotated[str, Doc("Azure subscription id of the cluster")],
+        tenant_id: TenantId,
+        client_id: ClientId,
+        oidc_request_url: OidcRequestUrl = None,
+        oidc_request_token: OidcRequestToken = None,
+        azure_config: AzureConfig = None,
         namespace: Annotated[str, Doc("Kubernetes namespace")] = "tts",
     ) -> str:
         """helm upgrade --install --atomic to AKS, then smoke-probe; roll back on failure."""
@@ -130,6 +159,11 @@ class TtsCi:
         registry: Annotated[str, Doc("Azure Container Registry name")],
         resource_group: Annotated[str, Doc("Resource group of the registry")],
         subscription_id: Annotated[str, Doc("Azure subscription id of the registry")],
+        tenant_id: TenantId,
+        client_id: ClientId,
+        oidc_request_url: OidcRequestUrl = None,
+        oidc_request_token: OidcRequestToken = None,
+        azure_config: AzureConfig = None,
     ) -> str:
         """Rebuild, scan and publish the newest upstream TTS release; report what changed."""
         not_implemented("nightly", 5)
@@ -138,6 +172,12 @@ class TtsCi:
     async def provision(
         self,
         resource_group: Annotated[str, Doc("Target resource group")],
+        subscription_id: Annotated[str, Doc("Azure subscription id")],
+        tenant_id: TenantId,
+        client_id: ClientId,
+        oidc_request_url: OidcRequestUrl = None,
+        oidc_request_token: OidcRequestToken = None,
+        azure_config: AzureConfig = None,
         environment: Annotated[str, Doc("Parameter set: dev or prod")] = "dev",
         what_if: Annotated[bool, Doc("Only preview the changes (az deployment what-if)")] = True,
     ) -> str:

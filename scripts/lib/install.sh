@@ -45,7 +45,7 @@ ensure_apt_packages() {
         fi
     fi
     note "installing Debian packages: ${missing[*]}"
-    "${sudo[@]}" apt-get update -qq \
+    "${sudo[@]}" apt-get update -qq -o APT::Update::Error-Mode=any \
         || die "apt-get update failed: the Debian package mirror is not reachable" \
                "check the network/proxy, or install ${missing[*]} by hand"
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \

@@ -1,0 +1,66 @@
+"""scripts/test stops at once, naming the missing prerequisite and the fix, when it
+cannot install something (no root, no network), instead of a stack trace later."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+MISSING = "tts-ci-no-such-package"
+
+
+def run_lib(
+    repo_root: Path, call: str, prefix: list[str] | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    script = f'ROOT="{repo_root}"; source "{repo_root}/scripts/lib/install.sh"; {call}'
+    return subprocess.run(
+        [*(prefix or []), "bash", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+
+
+def as_unprivileged_user() -> list[str]:
+    # CI runs as root; drop to `nobody` so the no-root path is the one exercised.
+    return ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+
+
+def test_present_packages_need_nothing(repo_root: Path) -> None:
+    result = run_lib(repo_root, "ensure_apt_packages bash coreutils", as_unprivileged_user())
+    assert result.returncode == 0, result.stderr
+    assert "Debian packages present: bash coreutils" in result.stdout
+
+
+def test_missing_package_without_root_names_package_and_fix(repo_root: Path) -> None:
+    result = run_lib(repo_root, f"ensure_apt_packages bash {MISSING}", as_unprivileged_user())
+    assert result.returncode == 1
+    assert f"needs root to install Debian packages: {MISSING}" in result.stderr
+    assert f"fix: run as root, or first: sudo apt-get install {MISSING}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_package_without_network_says_mirror_unreachable(repo_root: Path) -> None:
+    # A fresh network namespace has no route anywhere: apt-get update must fail fast.
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
+    result = run_lib(repo_root, f"ensure_apt_packages {MISSING}", unshare)
+    assert result.returncode == 1
+    assert "apt-get update failed" in result.stderr
+    assert "fix:" in result.stderr
+
+
+def test_missing_go_toolchain_is_named(repo_root: Path) -> None:
+    bash_dir = str(Path(shutil.which("bash") or "/bin/bash").parent)
+    env = {"PATH": f"{bash_dir}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    if shutil.which("go", path=env["PATH"]):
+        pytest.fail("test needs a PATH without go; go is installed in /usr/bin or /bin")
+    result = run_lib(repo_root, "require_go", env=env)
+    assert result.returncode == 1
+    assert "the Go toolchain is not installed" in result.stderr
+    assert "fix: install Go >= 1.24" in result.stderr

@@ -1,0 +1,174 @@
+"""``python -m pipelines.smoke``: probe a running Things Stack; exit 0 pass, 1 fail, 2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import os
+import socket
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+import anyio
+
+from pipelines.smoke import probes, semtech
+
+# The variable holding the /metrics password (a secret: environment only, never argv).
+PASSWORD_ENV = "TTS_METRICS_PASSWORD"  # noqa: S105 - a variable name, not a password
+
+
+MAX_PORT = 65535
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, no usage dump, exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range: use 1-{MAX_PORT}")
+    return value
+
+
+def _eui(text: str) -> bytes:
+    try:
+        return semtech.parse_eui(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _deadline(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text} s is not a deadline: use 0 or more seconds")
+    return value
+
+
+def _parser() -> _Parser:
+    p = _Parser(
+        prog="python -m pipelines.smoke",
+        description="Smoke-probe a Things Stack: GET /healthz, Semtech UDP PULL/PUSH acks with "
+        "our token, and the gateway-connected gauge on /metrics. Checks are retried with "
+        "capped backoff until --deadline. Exit 0: all pass; 1: a check failed; 2: bad usage.",
+        epilog=f"If /metrics needs a password (http.metrics.password), put it in ${PASSWORD_ENV}.",
+    )
+    p.add_argument("--host", default=probes.DEFAULT_HOST, help="TTS host (default %(default)s)")
+    p.add_argument("--http-port", type=_port, default=probes.DEFAULT_HTTP_PORT,
+                   help="HTTP port of /healthz and /metrics (default %(default)s)")  # fmt: skip
+    p.add_argument("--udp-port", type=_port, default=probes.DEFAULT_UDP_PORT,
+                   help="Semtech UDP packet-forwarder port (default %(default)s)")  # fmt: skip
+    p.add_argument("--gateway-eui", type=_eui, default=probes.DEFAULT_GATEWAY_EUI,
+                   help="16 hex digits the probe sends as (default %(default)s)")  # fmt: skip
+    p.add_argument("--deadline", type=_deadline, default=probes.DEFAULT_DEADLINE,
+                   help="seconds to keep retrying (default %(default)s)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    tls = p.add_argument_group("TLS")
+    tls.add_argument("--https", action="store_true", help="use HTTPS on --http-port (e.g. 8885)")
+    tls.add_argument("--ca-bundle", type=Path, help="PEM CA bundle to verify the server with")
+    tls.add_argument("--insecure", action="store_true", help="HTTPS without verifying the server")
+    return p
+
+
+def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
+    ca: Path | None = args.ca_bundle
+    if (ca is not None or args.insecure) and not args.https:
+        p.error("--ca-bundle and --insecure only apply with --https: add --https")
+    if ca is not None and args.insecure:
+        p.error("--ca-bundle and --insecure contradict each other: pass one")
+    if ca is not None and not ca.is_file():
+        p.error(f"--ca-bundle {ca} is not a file: pass the PEM file of the CA")
+    try:
+        socket.getaddrinfo(args.host, None)
+    except (OSError, UnicodeError) as err:
+        p.error(f"cannot resolve --host {args.host!r} ({err}): pass a resolvable name or an IP")
+    return probes.Target(
+        host=args.host,
+        http_port=args.http_port,
+        udp_port=args.udp_port,
+        gateway_eui=args.gateway_eui,  # argparse applies type= to the default too
+        https=args.https,
+        ca_bundle=ca,
+        insecure=args.insecure,
+        metrics_password=os.environ.get(PASSWORD_ENV) or None,
+    )
+
+
+class _Progress:
+    """One line per attempt on stderr; on a terminal the line is rewritten in place."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.tty, self.dirty = stream, stream.isatty(), False
+
+    def __call__(self, a: probes.Attempt) -> None:
+        line = f"smoke: {a.at:7.2f}s {a.check} #{a.number} {'ok' if a.ok else 'fail'}: {a.detail}"
+        if self.tty:
+            self.stream.write(f"\r\033[K{line[:150]}")
+            self.dirty = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.dirty:
+            self.stream.write("\r\033[K")
+
+
+def _summary(results: list[probes.CheckResult]) -> str:
+    lines = []
+    for r in results:
+        n = len(r.attempts)
+        lines.append(
+            f"{'PASS' if r.ok else 'FAIL'}  {r.name:<18} {r.detail}"
+            f"  [{n} attempt{'s' * (n != 1)}, {r.elapsed:.2f} s]"
+        )
+    failed = [r.name for r in results if not r.ok]
+    tail = f"; failed: {', '.join(failed)}" if failed else ""
+    lines.append(f"smoke: {len(results) - len(failed)} of {len(results)} checks passed{tail}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, probe, report; the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    target = _target(parser, args)
+    progress = _Progress(sys.stderr)
+    try:
+        run = functools.partial(probes.run_checks, target, args.deadline, on_attempt=progress)
+        results = anyio.run(run)
+    finally:
+        progress.close()
+    ok = all(r.ok for r in results)
+    if args.json:
+        report = {
+            "ok": ok,
+            "target": {
+                "host": target.host,
+                "http_url": target.base_url,
+                "udp_port": target.udp_port,
+                "gateway_eui": target.gateway_eui.hex().upper(),
+            },
+            "deadline": args.deadline,
+            "checks": [asdict(r) for r in results],
+        }
+        print(json.dumps(report, indent=2))
+    else:
+        print(_summary(results))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""`python -m pipelines.smoke`: bad usage exits 2 with one line; plus its pure helpers."""
+
+import subprocess
+import sys
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from pipelines.smoke import probes
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def smoke(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.smoke", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "no-such-host.invalid"], "cannot resolve --host 'no-such-host.invalid'"),
+        (["--gateway-eui", "AA555A00"], "gateway EUI 'AA555A00' is not 16 hex digits"),
+        (["--gateway-eui", "ZZ555A0000000000"], "is not 16 hex digits"),
+        (["--deadline", "-1"], "argument --deadline: -1 s is not a deadline"),
+        (["--deadline", "soon"], "'soon' is not a number of seconds"),
+        (["--http-port", "65536"], "argument --http-port: port 65536 is out of range: use 1-65535"),
+        (["--udp-port", "0"], "argument --udp-port: port 0 is out of range"),
+        (["--udp-port", "-5"], "argument --udp-port: port -5 is out of range"),
+        (["--http-port", "http"], "'http' is not a port number"),
+        (["--insecure"], "only apply with --https"),
+        (["--https", "--insecure", "--ca-bundle", __file__], "contradict each other"),
+        (
+            ["--https", "--ca-bundle", "/no/such/ca.pem"],
+            "--ca-bundle /no/such/ca.pem is not a file",
+        ),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_bad_usage_exits_2_with_one_line(args: list[str], message: str) -> None:
+    result = smoke(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("python -m pipelines.smoke: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_help_names_the_contract_flags() -> None:
+    result = smoke("--help")
+    assert result.returncode == 0
+    for flag in ["--host", "--http-port", "--udp-port", "--gateway-eui", "--deadline", "--json"]:
+        assert flag in result.stdout
+    assert "--ca-bundle" in result.stdout
+    assert "--insecure" in result.stdout
+
+
+EXPOSITION = """\
+# HELP ttn_lw_gs_connected_gateways Number of currently connected gateways
+# TYPE ttn_lw_gs_connected_gateways gauge
+ttn_lw_gs_connected_gateways{protocol="udp"} 2
+ttn_lw_gs_connected_gateways{protocol="grpc"} 5
+ttn_lw_gs_connected_gateways_total{protocol="udp"} 9
+ttn_lw_gs_io_udp_message_forwarded_total{type="PullData"} 7
+"""
+
+
+def test_metric_value_selects_name_and_label() -> None:
+    labels = {"protocol": "udp"}
+    assert probes.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", labels) == 2
+    assert probes.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", {}) == 7
+    assert (
+        probes.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", {"protocol": "ws"}) is None
+    )
+    assert probes.metric_value("", "ttn_lw_gs_connected_gateways", labels) is None
+
+
+def test_metric_value_sums_over_context_labels() -> None:
+    # pkg/metrics may prepend context labels (ContextLabelNames): match by inclusion.
+    text = (
+        'ttn_lw_gs_connected_gateways{tenant="a",protocol="udp"} 1\n'
+        'ttn_lw_gs_connected_gateways{tenant="b\\"q",protocol="udp"} 3\n'
+    )
+    assert probes.metric_value(text, "ttn_lw_gs_connected_gateways", {"protocol": "udp"}) == 4
+
+
+def test_backoff_doubles_up_to_its_cap() -> None:
+    delays = list(islice(probes.Backoff(initial=0.1, factor=2, cap=0.5).delays(), 5))
+    assert delays == [0.1, 0.2, 0.4, 0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("target", "url"),
+    [
+        (probes.Target(host="tts.example", http_port=1885), "http://tts.example:1885"),
+        (probes.Target(host="::1", http_port=8885, https=True), "https://[::1]:8885"),
+    ],
+)
+def test_base_url(target: probes.Target, url: str) -> None:
+    assert target.base_url == url
+
+
+def test_metrics_password_stays_out_of_repr() -> None:
+    secret = "-".join(["not", "logged"])
+    assert secret not in repr(probes.Target(metrics_password=secret))

@@ -1,0 +1,151 @@
+// Optional Azure Managed Redis (Microsoft.Cache/redisEnterprise) for TTS, reached through a
+// private endpoint. TTS needs Redis >= 6.2 without Redis Cluster, so the database uses
+// clusteringPolicy NoCluster; clients connect with TLS on port 10000. (Azure Cache for Redis
+// Enterprise, the older product on the same resource type, retires 2027-03-31: use the
+// Balanced_/MemoryOptimized_/ComputeOptimized_ SKUs of Azure Managed Redis.)
+
+@description('Azure region of the cache.')
+param location string
+
+@description('Cache name: 1-60 letters, digits and hyphens, globally unique.')
+@minLength(1)
+@maxLength(60)
+param redisName string
+
+@description('Tags applied to every resource.')
+param tags object
+
+@description('Azure Managed Redis SKU.')
+@allowed([
+  'Balanced_B0'
+  'Balanced_B1'
+  'Balanced_B3'
+  'Balanced_B5'
+  'MemoryOptimized_M10'
+  'ComputeOptimized_X3'
+])
+param skuName string
+
+@description('Replicate across two nodes (needed for the SLA).')
+param highAvailability bool
+
+@description('Subnet id for the cache private endpoint.')
+param privateEndpointSubnetId string
+
+@description('VNet id to link the privatelink.redis.azure.net zone to.')
+param vnetId string
+
+@description('Key Vault that receives the access key as secret tts-redis-password.')
+@minLength(3)
+@maxLength(24)
+param keyVaultName string
+
+@description('When the Redis secret expires (ISO 8601 date-time).')
+@minLength(20)
+@maxLength(25)
+param secretsExpireOn string
+
+resource cache 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
+  name: redisName
+  location: location
+  tags: tags
+  sku: {
+    name: skuName
+  }
+  properties: {
+    minimumTlsVersion: '1.2'
+    highAvailability: highAvailability ? 'Enabled' : 'Disabled'
+    publicNetworkAccess: 'Disabled'
+  }
+}
+
+resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
+  parent: cache
+  name: 'default'
+  properties: {
+    clientProtocol: 'Encrypted'
+    port: 10000
+    clusteringPolicy: 'NoCluster'
+    evictionPolicy: 'NoEviction'
+    accessKeysAuthentication: 'Enabled'
+  }
+}
+
+resource dnsZone 'Microsoft.Network/privateDnsZones@2024-06-01' = {
+  name: 'privatelink.redis.azure.net'
+  location: 'global'
+  tags: tags
+}
+
+resource dnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = {
+  parent: dnsZone
+  name: 'redis-vnet'
+  location: 'global'
+  tags: tags
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: {
+      id: vnetId
+    }
+  }
+}
+
+resource endpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
+  name: '${redisName}-pe'
+  location: location
+  tags: tags
+  properties: {
+    subnet: {
+      id: privateEndpointSubnetId
+    }
+    privateLinkServiceConnections: [
+      {
+        name: 'redis'
+        properties: {
+          privateLinkServiceId: cache.id
+          groupIds: [
+            'redisEnterprise'
+          ]
+        }
+      }
+    ]
+  }
+}
+
+resource endpointDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = {
+  parent: endpoint
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      {
+        name: 'redis'
+        properties: {
+          privateDnsZoneId: dnsZone.id
+        }
+      }
+    ]
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+resource redisPassword 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'tts-redis-password'
+  properties: {
+    value: database.listKeys().primaryKey
+    contentType: 'text/plain'
+    attributes: {
+      enabled: true
+      exp: dateTimeToEpoch(secretsExpireOn)
+    }
+  }
+}
+
+@description('Redis host name; TTS connects with TLS to <host>:10000.')
+output redisHost string = cache.properties.hostName
+
+@description('Redis TLS port.')
+output redisPort int = database.properties.port

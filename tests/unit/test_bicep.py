@@ -1,0 +1,410 @@
+"""Static checks of bicep/: it parses, names match their consumers, inputs are validated.
+
+The Bicep CLI cannot be installed here (it ships as a .NET binary from GitHub releases), so
+these checks read the files with pycep, the parser checkov uses; `lint_bicep` runs the real
+`bicep build`/`bicep lint` in the pinned azure-cli container where the network allows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pycep
+import pytest
+
+from pipelines import bicep
+from tests.conftest import REPO_ROOT
+
+BICEP_DIR = REPO_ROOT / "bicep"
+BICEP_FILES = sorted(BICEP_DIR.rglob("*.bicep"))
+PARAM_FILES = sorted(BICEP_DIR.glob("main.*.bicepparam"))
+
+# Built-in role definition ids, checked against Microsoft's built-in roles reference
+# (role JSON "name" fields) and, for Monitoring Data Reader, the Azure Monitor
+# managed-Prometheus docs that assign it to Grafana.
+DOCUMENTED_ROLES = {
+    "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
+    "8311e382-0749-4cb8-b61a-304f252e45ec": "AcrPush",
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
+    "b0d8363b-8ddd-447d-831f-62ca05bff136": "Monitoring Data Reader",
+    "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "4abbcc35-e782-43d8-92c5-2d3f1bd2253f": "Azure Kubernetes Service Cluster User Role",
+    "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb": "Azure Kubernetes Service RBAC Writer",
+}
+GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+@cache
+def parse(path: Path) -> dict[str, Any]:
+    # pycep types its result as a TypedDict; the tests index it freely.
+    tree: dict[str, Any] = dict(pycep.BicepParser().parse(text=path.read_text()))
+    return tree
+
+
+def decorators(node: dict[str, Any]) -> dict[str, Any]:
+    return {d["type"]: d.get("argument") for d in node.get("decorators", [])}
+
+
+def module_calls(tree: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Module symbol -> (path, params), unwrapping `if (...)` modules."""
+    calls = {}
+    for name, module in tree.get("modules", {}).items():
+        config = module["config"]
+        if "condition" in config:
+            config = config["config"]
+        calls[name] = (module["detail"]["path"], config["params"])
+    return calls
+
+
+def bicepparam(path: Path) -> tuple[str, dict[str, str]]:
+    """(using target, param name -> raw expression) of a .bicepparam file."""
+    using = ""
+    params: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if line.startswith("using "):
+            using = line.split(None, 1)[1].strip("'")
+        elif match := re.fullmatch(r"param (\w+) = (.+)", line):
+            params[match[1]] = match[2]
+    return using, params
+
+
+def test_files_exist() -> None:
+    assert BICEP_DIR / "main.bicep" in BICEP_FILES
+    assert len(BICEP_FILES) >= 10
+    assert [p.name for p in PARAM_FILES] == ["main.dev.bicepparam", "main.prod.bicepparam"]
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.name)
+def test_every_bicep_file_parses(path: Path) -> None:
+    tree = parse(path)
+    assert tree["parameters"], f"{path.name} declares no parameters"
+    assert tree.get("resources") or tree.get("modules")
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.name)
+def test_every_param_and_output_is_described(path: Path) -> None:
+    tree = parse(path)
+    for kind in ("parameters", "outputs"):
+        for name, node in tree.get(kind, {}).items():
+            description = decorators(node).get("description")
+            assert description, f"{path.name}: {kind[:-1]} {name} has no @description"
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.name)
+def test_secrets_are_secure_params_and_never_outputs(path: Path) -> None:
+    tree = parse(path)
+    for name, node in tree["parameters"].items():
+        if re.search(r"(password|secret|key)$", name, re.IGNORECASE) and node["type"] == "string":
+            assert "secure" in decorators(node), f"{path.name}: {name} must be @secure()"
+    for name in tree.get("outputs", {}):
+        assert not re.search(r"password|secret", name, re.IGNORECASE), f"{path.name}: {name}"
+
+
+def test_main_outputs_cover_the_shared_names() -> None:
+    outputs = parse(BICEP_DIR / "main.bicep")["outputs"]
+    consumed = set(bicep.GITHUB_VARIABLES) | set(bicep.CHART_VALUE_OUTPUTS)
+    missing = consumed - set(outputs)
+    assert not missing, f"main.bicep lacks outputs consumed downstream: {sorted(missing)}"
+    for name in consumed:
+        assert outputs[name]["type"] == "string", name
+
+
+def test_shared_names_are_the_documented_contract() -> None:
+    assert bicep.GITHUB_VARIABLES == {
+        "tenantId": "AZURE_TENANT_ID",
+        "subscriptionId": "AZURE_SUBSCRIPTION_ID",
+        "githubActionsClientId": "AZURE_CLIENT_ID",
+        "resourceGroupName": "AZURE_RESOURCE_GROUP",
+        "acrName": "ACR_NAME",
+        "acrLoginServer": "ACR_LOGIN_SERVER",
+        "aksClusterName": "AKS_CLUSTER_NAME",
+    }
+    assert set(bicep.CHART_VALUE_OUTPUTS) == {
+        "ttsWorkloadClientId",
+        "keyVaultName",
+        "postgresHost",
+        "postgresDatabase",
+        "udpPublicIpName",
+        "resourceGroupName",
+        "acrLoginServer",
+        "blobContainerName",
+        "storageAccountName",
+    }
+
+
+def test_module_calls_match_module_parameters() -> None:
+    main = parse(BICEP_DIR / "main.bicep")
+    for symbol, (path, params) in module_calls(main).items():
+        declared = parse(BICEP_DIR / path)["parameters"]
+        required = {n for n, p in declared.items() if p.get("default") is None}
+        assert set(params) <= set(declared), f"{symbol}: unknown {set(params) - set(declared)}"
+        assert required <= set(params), f"{symbol}: missing {required - set(params)}"
+
+
+def test_module_outputs_used_in_main_exist() -> None:
+    main_text = (BICEP_DIR / "main.bicep").read_text()
+    calls = module_calls(parse(BICEP_DIR / "main.bicep"))
+    used = set(re.findall(r"\b(\w+)!?\.outputs\.(\w+)", main_text))
+    assert used
+    for symbol, output in used:
+        outputs = parse(BICEP_DIR / calls[symbol][0]).get("outputs", {})
+        assert output in outputs, f"main.bicep reads {symbol}.outputs.{output}, not declared"
+
+
+def test_role_definition_ids_are_documented_builtins() -> None:
+    found: dict[str, set[str]] = {}
+    for path in BICEP_FILES:
+        for guid in GUID.findall(path.read_text()):
+            found.setdefault(guid, set()).add(path.name)
+    unknown = set(found) - set(DOCUMENTED_ROLES)
+    assert not unknown, f"role ids not in the documented table: {unknown}"
+    # The five the design requires are all wired.
+    for role in (
+        "AcrPull",
+        "AcrPush",
+        "Key Vault Secrets User",
+        "Network Contributor",
+        "Monitoring Data Reader",
+    ):
+        guid = next(g for g, n in DOCUMENTED_ROLES.items() if n == role)
+        assert guid in found, f"{role} ({guid}) is never assigned"
+
+
+def test_role_id_variables_name_their_role() -> None:
+    # A variable named for one role must hold that role's id (catches swapped GUIDs).
+    expected = {
+        "acrPullRoleId": "AcrPull",
+        "acrPushRoleId": "AcrPush",
+        "secretsUserRoleId": "Key Vault Secrets User",
+        "networkContributorRoleId": "Network Contributor",
+        "monitoringDataReaderRoleId": "Monitoring Data Reader",
+        "blobDataContributorRoleId": "Storage Blob Data Contributor",
+        "aksClusterUserRoleId": "Azure Kubernetes Service Cluster User Role",
+        "aksRbacWriterRoleId": "Azure Kubernetes Service RBAC Writer",
+    }
+    seen = set()
+    for path in BICEP_FILES:
+        for var, value in parse(path).get("variables", {}).items():
+            if var in expected:
+                seen.add(var)
+                assert DOCUMENTED_ROLES[value["value"]] == expected[var], f"{path.name}: {var}"
+    assert seen == set(expected)
+
+
+def test_api_versions_are_stable_unless_commented() -> None:
+    for path in BICEP_FILES:
+        lines = path.read_text().splitlines()
+        for number, line in enumerate(lines):
+            if re.search(r"@\d{4}-\d{2}-\d{2}-preview'", line):
+                previous = lines[number - 1].strip()
+                where = f"{path.name}:{number + 1} uses a preview API"
+                assert previous.startswith("//"), f"{where} without a comment saying why"
+                assert "preview" in previous, f"{where}; the comment above must say why"
+        for name, resource in parse(path).get("resources", {}).items():
+            assert re.fullmatch(r"\d{4}-\d{2}-\d{2}(-preview)?", resource["api_version"]), name
+
+
+def test_aks_is_automatic_without_agent_pools() -> None:
+    text = (BICEP_DIR / "modules" / "aks.bicep").read_text()
+    cluster = parse(BICEP_DIR / "modules" / "aks.bicep")["resources"]["cluster"]
+    assert cluster["config"]["sku"]["name"] == "Automatic"
+    props = cluster["config"]["properties"]
+    assert "agentPoolProfiles" not in props
+    assert props["networkProfile"]["networkDataplane"] == "cilium"
+    assert props["oidcIssuerProfile"]["enabled"] is True
+    assert props["securityProfile"]["workloadIdentity"]["enabled"] is True
+    assert props["aadProfile"]["enableAzureRBAC"] is True
+    assert props["ingressProfile"]["webAppRouting"]["enabled"] is True
+    assert props["azureMonitorProfile"]["metrics"]["enabled"] is True
+    assert props["addonProfiles"]["omsagent"]["enabled"] is True
+    kv = props["addonProfiles"]["azureKeyvaultSecretsProvider"]
+    assert kv["enabled"] is True
+    assert kv["config"]["enableSecretRotation"] == "true"
+    assert "nodeProvisioningProfile" in text
+
+
+def test_prometheus_is_wired_explicitly() -> None:
+    resources = parse(BICEP_DIR / "modules" / "cluster-monitoring.bicep")["resources"]
+    types = [r["type"] for r in resources.values()]
+    assert types.count("Microsoft.Insights/dataCollectionRuleAssociations") == 3
+    assert types.count("Microsoft.AlertsManagement/prometheusRuleGroups") == 2
+    dcr = parse(BICEP_DIR / "modules" / "monitoring.bicep")["resources"]["prometheusDcr"]
+    assert dcr["config"]["properties"]["dataFlows"][0]["streams"] == ["Microsoft-PrometheusMetrics"]
+
+
+def test_managed_redis_is_optional_and_non_clustered() -> None:
+    main = parse(BICEP_DIR / "main.bicep")
+    assert main["modules"]["redis"]["config"]["condition"] == "enableManagedRedis"
+    assert main["parameters"]["enableManagedRedis"]["default"] is False
+    db = parse(BICEP_DIR / "modules" / "redis.bicep")["resources"]["database"]["config"]
+    assert db["properties"]["clusteringPolicy"] == "NoCluster"
+    assert db["properties"]["port"] == 10000
+    assert db["properties"]["clientProtocol"] == "Encrypted"
+
+
+def test_federated_credentials_on_one_identity_are_serialised() -> None:
+    creds = parse(BICEP_DIR / "modules" / "identities.bicep")["resources"]["githubCredentials"]
+    assert {"type": "batchSize", "argument": 1} in creds["decorators"]
+
+
+@pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
+def test_parameter_files_cover_every_required_parameter(path: Path) -> None:
+    using, given = bicepparam(path)
+    assert using == "./main.bicep"
+    declared = parse(BICEP_DIR / "main.bicep")["parameters"]
+    required = {name for name, node in declared.items() if node.get("default") is None}
+    assert required <= set(given), f"{path.name} misses {sorted(required - set(given))}"
+    assert set(given) <= set(declared), f"{path.name} sets unknown {set(given) - set(declared)}"
+    for name, raw in given.items():
+        allowed = decorators(declared[name]).get("allowed")
+        literal = re.fullmatch(r"'([^']*)'|(\d+)", raw)
+        if allowed and literal:
+            value: object = literal[1] if literal[1] is not None else int(literal[2])
+            assert value in allowed, f"{path.name}: {name} = {raw} not in {allowed}"
+
+
+@pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
+def test_parameter_files_read_secrets_from_the_environment(path: Path) -> None:
+    _, given = bicepparam(path)
+    declared = parse(BICEP_DIR / "main.bicep")["parameters"]
+    env_names = set()
+    for name, raw in given.items():
+        if "secure" in decorators(declared[name]):
+            match = re.fullmatch(r"readEnvironmentVariable\('(\w+)'\)", raw)
+            assert match, f"{path.name}: secure {name} must come from the environment"
+        env_names |= set(re.findall(r"readEnvironmentVariable\('(\w+)'", raw))
+    assert env_names == set(bicep.PARAMETER_ENV_VARS)
+
+
+@pytest.mark.parametrize("path", PARAM_FILES, ids=lambda p: p.name)
+def test_parameter_file_environment_matches_its_name(path: Path) -> None:
+    _, given = bicepparam(path)
+    assert given["environmentName"] == f"'{path.name.split('.')[1]}'"
+
+
+def test_every_suppression_has_a_reason() -> None:
+    skips = 0
+    for path in BICEP_FILES:
+        for line in path.read_text().splitlines():
+            if "checkov:skip" in line:
+                skips += 1
+                assert re.fullmatch(r"\s*//checkov:skip=CKV2?_AZURE_\d+: \S.{20,}", line), line
+    assert skips > 0
+
+
+def test_dashboards_use_only_recorded_rules() -> None:
+    rules_text = (BICEP_DIR / "modules" / "cluster-monitoring.bicep").read_text()
+    recorded = set(re.findall(r"record: '([^']+)'", rules_text))
+    dashboards = sorted((BICEP_DIR / "dashboards").glob("*.json"))
+    assert [d.name for d in dashboards] == ["ingress.json", "tts.json"]
+    for dashboard in dashboards:
+        model = json.loads(dashboard.read_text())
+        exprs = [t["expr"] for p in model["panels"] for t in p["targets"]]
+        assert exprs, dashboard.name
+        for expr in exprs:
+            for name in re.findall(r"[a-z_]+:[a-z_]+:[a-z0-9_]+", expr):
+                assert name in recorded, f"{dashboard.name} reads unrecorded {name}"
+    tts = json.loads((BICEP_DIR / "dashboards" / "tts.json").read_text())
+    text = json.dumps(tts)
+    for metric in ("ttn_lw_gs_io_udp", "ttn_lw_gs_uplink", "downlink", "ttn_lw_redis", "grpc"):
+        assert metric in text, metric
+
+
+# pipelines/bicep.py: commands as data and outputs -> next values
+
+
+def az_outputs() -> dict[str, object]:
+    names = set(bicep.GITHUB_VARIABLES) | set(bicep.CHART_VALUE_OUTPUTS)
+    return {name: {"type": "String", "value": f"v-{name}"} for name in names}
+
+
+def test_what_if_and_create_argv() -> None:
+    what_if = bicep.deployment_argv("rg-tts", "prod", what_if=True)
+    assert what_if[:4] == ["az", "deployment", "group", "what-if"]
+    assert what_if[what_if.index("--parameters") + 1] == "bicep/main.prod.bicepparam"
+    assert (REPO_ROOT / what_if[what_if.index("--parameters") + 1]).is_file()
+    create = bicep.deployment_argv("rg-tts", "dev", what_if=False)
+    assert create[3] == "create"
+    assert create[create.index("--query") + 1] == "properties.outputs"
+    assert create[create.index("--resource-group") + 1] == "rg-tts"
+
+
+@pytest.mark.parametrize(
+    ("rg", "env", "message"),
+    [
+        ("rg-tts", "staging", "unknown environment 'staging'"),
+        ("bad/name", "dev", "invalid resource group name"),
+        ("ends.", "dev", "invalid resource group name"),
+        ("x" * 91, "dev", "invalid resource group name"),
+    ],
+)
+def test_bad_deployment_input_is_one_clear_error(rg: str, env: str, message: str) -> None:
+    with pytest.raises(bicep.BicepInputError, match=message):
+        bicep.deployment_argv(rg, env, what_if=True)
+
+
+def test_lint_commands_build_lint_and_check_parameter_files() -> None:
+    commands = bicep.lint_commands()
+    assert commands[0] == ["az", "bicep", "install", "--version", f"v{bicep.BICEP_VERSION}"]
+    assert ["az", "bicep", "lint", "--file", "bicep/main.bicep"] in commands
+    built = [c[c.index("--file") + 1] for c in commands if c[2] == "build-params"]
+    assert built == ["bicep/main.dev.bicepparam", "bicep/main.prod.bicepparam"]
+    for command in commands:
+        for arg in command:
+            if arg.startswith("bicep/"):
+                assert (REPO_ROOT / arg).is_file(), arg
+
+
+def test_deployment_env_passes_secrets_as_environment_not_argv() -> None:
+    environ = {name: f"value-{name}" for name in bicep.PARAMETER_ENV_VARS} | {"HOME": "/root"}
+    env = bicep.deployment_env(environ)
+    assert set(env) == set(bicep.PARAMETER_ENV_VARS)
+    argv = bicep.deployment_argv("rg", "dev", what_if=False)
+    assert not any(value in argv for value in env.values())
+
+
+def test_deployment_env_names_every_missing_variable() -> None:
+    environ = dict.fromkeys(bicep.PARAMETER_ENV_VARS, "x")
+    del environ["TTS_COOKIE_HASH_KEY"]
+    environ["TTS_ADMIN_PASSWORD"] = ""
+    with pytest.raises(bicep.BicepInputError) as error:
+        bicep.deployment_env(environ)
+    assert "TTS_COOKIE_HASH_KEY" in str(error.value)
+    assert "TTS_ADMIN_PASSWORD" in str(error.value)
+
+
+def test_outputs_map_to_github_variables_and_chart_values() -> None:
+    settings = bicep.outputs_to_settings(az_outputs())
+    assert settings.github_variables["AZURE_CLIENT_ID"] == "v-githubActionsClientId"
+    assert settings.github_variables["AKS_CLUSTER_NAME"] == "v-aksClusterName"
+    assert settings.chart_values["udpPublicIpName"] == "v-udpPublicIpName"
+    assert list(settings.chart_values) == list(bicep.CHART_VALUE_OUTPUTS)
+    rendered = settings.render()
+    assert "gh variable set ACR_LOGIN_SERVER --body 'v-acrLoginServer'" in rendered
+    assert "postgresHost: v-postgresHost" in rendered
+    plain = {k: v["value"] for k, v in az_outputs().items()}  # type: ignore[index]
+    assert bicep.outputs_to_settings(plain) == settings
+
+
+def test_missing_or_empty_output_is_named() -> None:
+    outputs = az_outputs()
+    del outputs["keyVaultName"]
+    with pytest.raises(bicep.BicepInputError, match="'keyVaultName' is missing"):
+        bicep.outputs_to_settings(outputs)
+    outputs = az_outputs() | {"postgresHost": {"type": "String", "value": ""}}
+    with pytest.raises(bicep.BicepInputError, match="'postgresHost' is empty"):
+        bicep.outputs_to_settings(outputs)
+
+
+def test_grafana_import_argv_points_at_shipped_dashboards() -> None:
+    for dashboard in sorted((BICEP_DIR / "dashboards").glob("*.json")):
+        path = str(dashboard.relative_to(REPO_ROOT))
+        argv = bicep.grafana_dashboard_import_argv("rg", "tts-dev-grafana", path)
+        assert argv[:4] == ["az", "grafana", "dashboard", "import"]
+        assert argv[argv.index("--definition") + 1] == path

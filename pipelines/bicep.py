@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
-# Pins (to move into pipelines/versions.py). azure-cli 2.91.0 is the newest release on
-# PyPI; its container image carries the same tag. `az bicep install` fetches Bicep itself.
-AZURE_CLI_VERSION: Final = "2.91.0"
+from pipelines.versions import AZURE_CLI_VERSION, BICEP_VERSION
+
+# The azure-cli image runs provision and lint-bicep (versions in pipelines/versions.py);
+# `az bicep install` fetches the pinned Bicep CLI inside it.
 AZURE_CLI_IMAGE: Final = f"mcr.microsoft.com/azure-cli:{AZURE_CLI_VERSION}"
-BICEP_VERSION: Final = "0.46.1"
 
 BICEP_DIR: Final = "bicep"
 MAIN_BICEP: Final = f"{BICEP_DIR}/main.bicep"

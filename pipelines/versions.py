@@ -18,3 +18,8 @@ TTS_VERSION: Final = "3.32.0"
 HELM_VERSION: Final = "3.19.0"
 KUBECONFORM_VERSION: Final = "0.7.0"
 ACTIONLINT_VERSION: Final = "1.7.7"
+
+# Azure CLI container (mcr.microsoft.com/azure-cli) for provision/lint-bicep, and the
+# Bicep CLI it installs. Tag not verifiable offline: confirm on first networked run.
+AZURE_CLI_VERSION: Final = "2.91.0"
+BICEP_VERSION: Final = "0.46.1"

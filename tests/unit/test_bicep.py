@@ -17,6 +17,7 @@ import pycep
 import pytest
 
 from pipelines import bicep
+from pipelines.versions import BICEP_VERSION
 from tests.conftest import REPO_ROOT
 
 BICEP_DIR = REPO_ROOT / "bicep"
@@ -351,7 +352,7 @@ def test_bad_deployment_input_is_one_clear_error(rg: str, env: str, message: str
 
 def test_lint_commands_build_lint_and_check_parameter_files() -> None:
     commands = bicep.lint_commands()
-    assert commands[0] == ["az", "bicep", "install", "--version", f"v{bicep.BICEP_VERSION}"]
+    assert commands[0] == ["az", "bicep", "install", "--version", f"v{BICEP_VERSION}"]
     assert ["az", "bicep", "lint", "--file", "bicep/main.bicep"] in commands
     built = [c[c.index("--file") + 1] for c in commands if c[2] == "build-params"]
     assert built == ["bicep/main.dev.bicepparam", "bicep/main.prod.bicepparam"]

@@ -1,0 +1,93 @@
+"""Helm chart checks as data: the argv lists that lint, render and validate the chart.
+
+Each function is pure and returns an argv list (tool name first, relative to the chart
+directory given). The Dagger functions run these lists in pinned containers; the tests run
+the very same lists against the host binaries (.tools/bin/helm, kubernetes-validate).
+"""
+
+from pathlib import Path
+from typing import Final
+
+# Kubernetes version the AKS clusters run (bicep kubernetesVersion); used for both
+# `helm template --kube-version` and the schema validation.
+KUBE_VERSION: Final = "1.34"
+
+# Value profiles shipped in the chart directory; "default" is values.yaml alone.
+PROFILES: Final[dict[str, str | None]] = {
+    "default": None,
+    "kind": "values-kind.yaml",
+    "aks": "values-aks.yaml",
+}
+
+# Release name and namespace used when rendering (match bicep ttsNamespace).
+RELEASE_NAME: Final = "tts"
+NAMESPACE: Final = "tts"
+
+# Custom resources the offline Kubernetes schemas do not know, and why that is acceptable.
+SKIPPED_KINDS: Final[dict[tuple[str, str], str]] = {
+    ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"): (
+        "CRD of the Secrets Store CSI driver (AKS add-on); no schema ships offline"
+    ),
+    ("azmonitoring.coreos.com/v1", "ServiceMonitor"): (
+        "CRD of Azure managed Prometheus; no schema ships offline"
+    ),
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): (
+        "CRD of the Prometheus operator; no schema ships offline"
+    ),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"): (
+        "Gateway API CRD (approuting-istio); no schema ships offline"
+    ),
+}
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        known = ", ".join(PROFILES)
+        raise ValueError(f"unknown chart profile {profile!r}: use one of {known}")
+
+
+def profile_args(chart_dir: Path, profile: str) -> list[str]:
+    """The `-f values-<profile>.yaml` arguments of a profile (none for default)."""
+    _check_profile(profile)
+    values = PROFILES[profile]
+    return [] if values is None else ["-f", str(chart_dir / values)]
+
+
+def lint_command(chart_dir: Path, profile: str) -> list[str]:
+    """`helm lint --strict` of the chart with one profile's values."""
+    return ["helm", "lint", "--strict", str(chart_dir), *profile_args(chart_dir, profile)]
+
+
+def lint_commands(chart_dir: Path) -> list[list[str]]:
+    """`helm lint --strict` once per profile."""
+    return [lint_command(chart_dir, profile) for profile in PROFILES]
+
+
+def template_command(chart_dir: Path, profile: str) -> list[str]:
+    """`helm template` for a profile, rendered for the target Kubernetes version."""
+    return [
+        "helm",
+        "template",
+        RELEASE_NAME,
+        str(chart_dir),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        KUBE_VERSION,
+        *profile_args(chart_dir, profile),
+    ]
+
+
+def validate_command(manifests: Path) -> list[str]:
+    """kubernetes-validate (strict, offline schemas) over a rendered manifest file.
+
+    Kinds in SKIPPED_KINDS produce a "Couldn't find schema" warning and are not failures.
+    """
+    return [
+        "kubernetes-validate",
+        "--kubernetes-version",
+        f"{KUBE_VERSION}.0",
+        "--strict",
+        "--quiet",
+        str(manifests),
+    ]

@@ -1,0 +1,230 @@
+"""The chart checks of pipelines/chart.py, run for real with the pinned helm and
+kubernetes-validate, plus the policy suite over every profile's rendered manifests."""
+
+import copy
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipelines import chart, policy
+from tests.conftest import REPO_ROOT, tool_path
+
+pytestmark = pytest.mark.integration
+
+CHART = REPO_ROOT / "charts" / "thethingsstack"
+
+
+def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a commands-as-data argv with its tool resolved to the pinned binary."""
+    resolved = [str(tool_path(argv[0])), *argv[1:]]
+    result = subprocess.run(resolved, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def render(profile: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run([*chart.template_command(CHART, profile), *extra], check=check)
+
+
+def objects(profile: str) -> list[dict[str, Any]]:
+    return [o for o in yaml.safe_load_all(render(profile).stdout) if o]
+
+
+@pytest.mark.parametrize("profile", list(chart.PROFILES))
+def test_helm_lint_strict_is_clean(profile: str) -> None:
+    result = run(chart.lint_command(CHART, profile))
+    print(result.stdout)
+    assert "0 chart(s) failed" in result.stdout
+    assert "[WARNING]" not in result.stdout
+    assert "[ERROR]" not in result.stdout
+
+
+def test_lint_commands_cover_every_profile() -> None:
+    commands = chart.lint_commands(CHART)
+    assert len(commands) == len(chart.PROFILES)
+    for command in commands:
+        assert run(command).returncode == 0
+
+
+@pytest.mark.parametrize("profile", list(chart.PROFILES))
+def test_rendered_objects_match_kubernetes_schemas(profile: str, tmp_path: Path) -> None:
+    manifests = tmp_path / f"{profile}.yaml"
+    manifests.write_text(render(profile).stdout)
+    result = run(chart.validate_command(manifests), check=False)
+    print(f"{profile}: {result.stdout}{result.stderr}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Only the CRDs listed (with their reason) may go unvalidated.
+    kinds = {(o["apiVersion"], o["kind"]) for o in objects(profile)}
+    for line in (result.stdout + result.stderr).splitlines():
+        assert "Couldn't find schema" in line, line
+        assert any(f"kind {k} with api version {a}" in line for a, k in chart.SKIPPED_KINDS), line
+    print(f"{profile}: skipped {sorted(kinds & set(chart.SKIPPED_KINDS))}")
+
+
+def test_validation_rejects_a_broken_object(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n"
+        "spec: {ports: [{port: notanumber}], selectr: {}}\n"
+    )
+    result = run(chart.validate_command(bad), check=False)
+    assert result.returncode != 0
+    assert "notanumber" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("profile", list(chart.PROFILES))
+def test_policy_suite_passes_every_profile(profile: str) -> None:
+    rendered = objects(profile)
+    workloads = [o for o in rendered if policy.pod_spec(o) is not None]
+    print(f"{profile}: policy suite checked {len(rendered)} objects ({len(workloads)} workloads)")
+    assert len(workloads) >= 3  # TTS, Redis and at least PostgreSQL or the test pod
+    assert policy.check(rendered) == []
+
+
+def test_policy_suite_catches_breaches_in_rendered_manifests() -> None:
+    rendered = objects("kind")
+    deployment = next(o for o in rendered if o["kind"] == "Deployment")
+    broken = copy.deepcopy(deployment)
+    stack = broken["spec"]["template"]["spec"]["containers"][0]
+    stack["image"] = "tts-ci/thethingsstack:latest"
+    del stack["livenessProbe"]
+    stack["securityContext"]["allowPrivilegeEscalation"] = True
+    broken["spec"]["template"]["spec"]["hostNetwork"] = True
+    services = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "Service"}
+    udp, http = services["tts-thethingsstack-udp"], services["tts-thethingsstack"]
+    twin = copy.deepcopy(udp)
+    twin["metadata"]["name"] = "twin"
+    twin["spec"]["selector"] = dict(http["spec"]["selector"])
+
+    violations = policy.check([broken, http, twin])
+    name = "Deployment/tts-thethingsstack"
+    assert f"{name}: hostNetwork is set" in violations
+    assert f"{name} container stack: missing livenessProbe" in violations
+    assert f"{name} container stack: securityContext.allowPrivilegeEscalation must be false" in (
+        violations
+    )
+    assert any("'tts-ci/thethingsstack:latest' is not pinned" in v for v in violations)
+    assert any(
+        v.startswith("Service/twin: same selector as Service/tts-thethingsstack")
+        for v in violations
+    )
+
+
+def test_http_and_udp_services_select_the_same_pods_with_different_selectors() -> None:
+    rendered = objects("aks")
+    services = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "Service"}
+    http, udp = services["tts-thethingsstack"], services["tts-thethingsstack-udp"]
+    assert http["spec"]["selector"] != udp["spec"]["selector"]
+    pod_labels = next(o for o in rendered if o["kind"] == "Deployment")["spec"]["template"][
+        "metadata"
+    ]["labels"]
+    for svc in (http, udp):
+        assert svc["spec"]["selector"].items() <= pod_labels.items()
+    annotations = udp["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/azure-pip-name"]
+    assert annotations["service.beta.kubernetes.io/azure-load-balancer-resource-group"]
+    assert udp["spec"]["externalTrafficPolicy"] == "Local"
+
+
+def config_env(profile: str) -> dict[str, str]:
+    rendered = objects(profile)
+    cm = next(
+        o
+        for o in rendered
+        if o["kind"] == "ConfigMap" and o["metadata"]["name"].endswith("-config")
+    )
+    data: dict[str, str] = cm["data"]
+    return data
+
+
+def test_kind_config_is_offline_and_lets_unregistered_gateways_connect() -> None:
+    env = config_env("kind")
+    assert env["TTN_LW_TELEMETRY_ENABLE"] == "false"
+    assert env["TTN_LW_FREQUENCY_PLANS_CONFIG_SOURCE"] == "directory"
+    assert env["TTN_LW_GS_UDP_LISTENERS"] == ":1700=EU_863_870_TTN"
+    for listener in ("HTTP", "GRPC", "INTEROP", "GS_MQTT", "GS_MQTT_V2", "AS_MQTT"):
+        assert env[f"TTN_LW_{listener}_LISTEN_TLS"] == ""
+    assert env["TTN_LW_REDIS_ADDRESS"] == "tts-thethingsstack-redis.tts.svc:6379"
+    assert env["TTN_LW_IS_DATABASE_URI"] == (
+        "postgresql://ttn@tts-thethingsstack-postgresql.tts.svc:5432/ttn_lorawan?sslmode=disable"
+    )
+    # Secrets never land in the ConfigMap.
+    assert not [k for k in env if "COOKIE" in k or "PASSWORD" in k or "SECRET" in k]
+    rendered = objects("kind")
+    plans = next(o for o in rendered if o["metadata"]["name"].endswith("-frequency-plans"))
+    index = yaml.safe_load(plans["data"]["frequency-plans.yml"])
+    assert [p["id"] for p in index] == ["EU_863_870_TTN"]
+    assert yaml.safe_load(plans["data"][index[0]["file"]])["band-id"] == "EU_863_870"
+
+
+def test_sentinel_profile_wires_failover() -> None:
+    extra = ["--set", "redis.internal.replicas=3", "--set", "redis.internal.sentinel.enabled=true"]
+    rendered = [o for o in yaml.safe_load_all(render("default", *extra).stdout) if o]
+    env = next(o for o in rendered if o["metadata"]["name"].endswith("-config"))["data"]
+    assert env["TTN_LW_REDIS_FAILOVER_ENABLE"] == "true"
+    assert env["TTN_LW_REDIS_FAILOVER_MASTER_NAME"] == "tts"
+    assert len(env["TTN_LW_REDIS_FAILOVER_ADDRESSES"].split()) == 3
+    assert policy.check(rendered) == []
+
+
+def test_aks_profile_uses_key_vault_and_a_migration_hook() -> None:
+    rendered = objects("aks")
+    kinds = {o["kind"] for o in rendered}
+    assert {"SecretProviderClass", "Ingress", "ServiceMonitor", "Job"} <= kinds
+    assert "Secret" not in kinds  # secrets come from Key Vault only
+    job = next(o for o in rendered if o["kind"] == "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    sa = next(
+        o
+        for o in rendered
+        if o["kind"] == "ServiceAccount"
+        and "helm.sh/hook" not in (o["metadata"].get("annotations") or {})
+    )
+    assert sa["metadata"]["name"] == "thethingsstack"
+    assert sa["metadata"]["annotations"]["azure.workload.identity/client-id"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "image.tag=latest"], "at '/image/tag'"),
+        (["--set", "replicaCount=two"], "at '/replicaCount': got string, want integer"),
+        (["--set", "publicHost=null"], "missing property 'publicHost'"),
+        (
+            ["--set", "tts.gatewayServer.fallbackFrequencyPlanId="],
+            "at '/tts/gatewayServer/fallbackFrequencyPlanId'",
+        ),
+        (["--set", "secrets.values.cookieHashKey=abc"], "at '/secrets/values/cookieHashKey'"),
+        (["--set", "redis.mode=cluster"], "at '/redis/mode'"),
+        (
+            ["--set", "migration.mode=hook"],
+            "migration.mode=hook cannot reach the in-cluster PostgreSQL",
+        ),
+        (["--set", "replicaCount=3"], "migration.mode=initContainer with replicaCount>1"),
+        (
+            ["--set", "postgresql.enabled=false"],
+            "database.host is required when postgresql.enabled=false",
+        ),
+        (["--set", "secrets.source=values"], "secrets.values.cookieHashKey is required"),
+        (
+            ["--set", "secrets.source=keyVault"],
+            "secrets.keyVault.name and secrets.keyVault.tenantId are required",
+        ),
+        (
+            ["--set", "redis.internal.replicas=3"],
+            "redis.internal.replicas>1 needs redis.internal.sentinel.enabled=true",
+        ),
+        (["--set", "ingress.enabled=true"], "ingress.tls.keyVaultCertificateUri is required"),
+    ],
+)
+def test_bad_values_fail_with_a_message_naming_the_value(args: list[str], message: str) -> None:
+    result = render("default", *args, check=False)
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+    # One readable error, not a template stack dump.
+    assert "Error:" in result.stderr
+    assert len(result.stderr.splitlines()) <= 4

@@ -36,5 +36,23 @@ resource ttsCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federat
   }
 }
 
+// The chart's pre-install/pre-upgrade migration Job runs as `<serviceAccount>-migrate`
+// (a hook service account exists before the release's own objects) and reads the same
+// Key Vault secrets. Federated credentials of one identity must be written one at a time.
+resource migrateCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+  parent: ttsIdentity
+  name: 'aks-${namespace}-${serviceAccount}-migrate'
+  dependsOn: [
+    ttsCredential
+  ]
+  properties: {
+    issuer: oidcIssuerUrl
+    subject: 'system:serviceaccount:${namespace}:${serviceAccount}-migrate'
+    audiences: [
+      'api://AzureADTokenExchange'
+    ]
+  }
+}
+
 @description('The federated subject the service account must match.')
 output subject string = ttsCredential.properties.subject

@@ -409,3 +409,14 @@ def test_grafana_import_argv_points_at_shipped_dashboards() -> None:
         argv = bicep.grafana_dashboard_import_argv("rg", "tts-dev-grafana", path)
         assert argv[:4] == ["az", "grafana", "dashboard", "import"]
         assert argv[argv.index("--definition") + 1] == path
+
+
+def test_every_chart_service_account_has_a_federated_credential() -> None:
+    # The chart runs pods as <sa> and its migration hook Job as <sa>-migrate; both read
+    # Key Vault through workload identity, so both subjects must be federated.
+    root = Path(__file__).resolve().parents[2]
+    module = (root / "bicep" / "modules" / "workload-identity.bicep").read_text()
+    job = (root / "charts" / "thethingsstack" / "templates" / "migration-job.yaml").read_text()
+    assert "subject: 'system:serviceaccount:${namespace}:${serviceAccount}'" in module
+    assert "subject: 'system:serviceaccount:${namespace}:${serviceAccount}-migrate'" in module
+    assert 'serviceAccountName: {{ include "tts.serviceAccountName" . }}-migrate' in job

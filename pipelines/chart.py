@@ -8,9 +8,8 @@ the very same lists against the host binaries (.tools/bin/helm, kubernetes-valid
 from pathlib import Path
 from typing import Final
 
-# Kubernetes version the AKS clusters run (bicep kubernetesVersion); used for both
-# `helm template --kube-version` and the schema validation.
-KUBE_VERSION: Final = "1.34"
+# The AKS clusters' Kubernetes version: `helm template --kube-version` and the schemas.
+from pipelines.versions import KUBE_VERSION
 
 # Value profiles shipped in the chart directory; "default" is values.yaml alone.
 PROFILES: Final[dict[str, str | None]] = {

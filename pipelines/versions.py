@@ -13,6 +13,10 @@ DAGGER_VERSION: Final = "0.21.11"
 # The Things Stack release that `build` produces by default and that the tests pin.
 TTS_VERSION: Final = "3.32.0"
 
+# Kubernetes minor version of the AKS clusters (bicep/main.bicep kubernetesVersion): the
+# chart is rendered and validated for it, and the host helm is built with it as default.
+KUBE_VERSION: Final = "1.34"
+
 # Host tools built from their Go modules by scripts/test (tools/go.mod), and the same
 # versions of the container images the Dagger functions run them in.
 HELM_VERSION: Final = "3.19.0"

@@ -61,3 +61,9 @@ def test_dockerfile_builds_the_pinned_release_as_uid_886(repo_root: Path) -> Non
     assert "USER 886:886" in text
     assert "CGO_ENABLED=0 go build -trimpath" in text
     assert ":latest" not in text
+
+
+def test_kubernetes_version_is_the_clusters(repo_root: Path) -> None:
+    # The chart is checked for the version the Bicep provisions, not a guess of it.
+    main_bicep = (repo_root / "bicep" / "main.bicep").read_text()
+    assert f"param kubernetesVersion string = '{versions.KUBE_VERSION}'" in main_bicep

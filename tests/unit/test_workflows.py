@@ -25,6 +25,7 @@ import dagger
 import pytest
 import yaml
 
+from pipelines import bicep
 from pipelines.dagger_names import cli_name
 from tests.conftest import REPO_ROOT, tool_path
 from tests.dagger_module import functions
@@ -34,15 +35,10 @@ REQUIRE_ENV = REPO_ROOT / "scripts" / "require-env"
 # Characters that end a shell command: operators, redirections and (unquoted) newlines.
 OPERATORS = "();<>|&\n"
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
-AZURE_VARIABLES = {
-    "AZURE_TENANT_ID": "tenantId",
-    "AZURE_SUBSCRIPTION_ID": "subscriptionId",
-    "AZURE_CLIENT_ID": "githubActionsClientId",
-    "AZURE_RESOURCE_GROUP": "resourceGroupName",
-    "ACR_NAME": "acrName",
-    "ACR_LOGIN_SERVER": "acrLoginServer",
-    "AKS_CLUSTER_NAME": "aksClusterName",
-}
+# GitHub Actions variable -> Bicep output: the one table in pipelines/bicep.py (whose
+# contents tests/unit/test_bicep.py pins), which scripts/require-env must agree with.
+
+AZURE_VARIABLES = {variable: output for output, variable in bicep.GITHUB_VARIABLES.items()}
 
 
 # --- Parsing `dagger call` out of shell scripts --------------------------------

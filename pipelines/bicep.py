@@ -227,3 +227,35 @@ def outputs_to_settings(outputs: Mapping[str, object]) -> DeploymentSettings:
     github = {var: _output_value(outputs, out) for out, var in GITHUB_VARIABLES.items()}
     chart = {name: _output_value(outputs, name) for name in CHART_VALUE_OUTPUTS}
     return DeploymentSettings(github_variables=github, chart_values=chart)
+
+
+def parse_env_lines(text: str) -> dict[str, str]:
+    """KEY=VALUE lines (a dotenv-style secret file); blank lines and # comments ignored."""
+    values = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep or not key.strip():
+            # The line may hold a secret: name its number only.
+            raise BicepInputError(f"parameters line {number} is not KEY=VALUE: fix that line")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def az_login_federated_argv(tenant_id: str, client_id: str) -> list[str]:
+    """`az login` as the CI identity with a GitHub OIDC token from $AZURE_FEDERATED_TOKEN.
+
+    The token is expanded by the shell from the environment, so it never appears in argv
+    as the pipeline records it.
+    """
+    return [
+        "sh",
+        "-c",
+        'exec az login --service-principal --username "$1" --tenant "$2" '
+        '--federated-token "$AZURE_FEDERATED_TOKEN" --output none',
+        "az-login",
+        client_id,
+        tenant_id,
+    ]

@@ -8,6 +8,8 @@ the very same lists against the host binaries (.tools/bin/helm, kubernetes-valid
 from pathlib import Path
 from typing import Final
 
+import yaml
+
 # The AKS clusters' Kubernetes version: `helm template --kube-version` and the schemas.
 from pipelines.versions import KUBE_VERSION
 
@@ -90,3 +92,20 @@ def validate_command(manifests: Path) -> list[str]:
         "--quiet",
         str(manifests),
     ]
+
+
+def public_host(values_yaml: str) -> str:
+    """`publicHost` of a values file: where deploy smoke-probes the console and /healthz.
+
+    Refuses the shipped example (values-aks.yaml) so a deploy never probes example.com.
+    """
+    values = yaml.safe_load(values_yaml) or {}
+    host = values.get("publicHost") if isinstance(values, dict) else None
+    if not isinstance(host, str) or not host:
+        raise ValueError("the values file sets no publicHost: add your console host name")
+    if host == "example.com" or host.endswith(".example.com") or "<" in host:
+        raise ValueError(
+            f"publicHost is the example {host!r}: pass --values with your environment's "
+            "values file (values-aks.yaml filled in with the Bicep outputs)"
+        )
+    return host

@@ -12,6 +12,10 @@ DAGGER_VERSION: Final = "0.21.11"
 
 # The Things Stack release that `build` produces by default and that the tests pin.
 TTS_VERSION: Final = "3.32.0"
+# Its tag's commit and committer date (UTC), read from the upstream repository: the
+# defaults of Dockerfile.tts, which verifies them after cloning. Bump with TTS_VERSION.
+TTS_COMMIT: Final = "32b3f88e3232e7282ffc29c51d259d9c331ee8c9"
+TTS_COMMIT_DATE: Final = "2024-09-05T14:43:11Z"
 
 # Kubernetes minor version of the AKS clusters (bicep/main.bicep kubernetesVersion): the
 # chart is rendered and validated for it, and the host helm is built with it as default.
@@ -27,3 +31,29 @@ ACTIONLINT_VERSION: Final = "1.7.7"
 # Bicep CLI it installs. Tag not verifiable offline: confirm on first networked run.
 AZURE_CLI_VERSION: Final = "2.91.0"
 BICEP_VERSION: Final = "0.46.1"
+
+# Base images of the TTS image build (`dagger call build` and Dockerfile.tts). Go must
+# satisfy lorawan-stack's go.mod (go 1.21 at v3.32.0); Node runs the console build.
+# Tags not verifiable offline (no registry here): digests are added once resolvable.
+GO_IMAGE: Final = "golang:1.23.12-bookworm"
+NODE_IMAGE: Final = "node:20.19.5-bookworm"
+RUNTIME_IMAGE: Final = "alpine:3.20.3"
+
+# uv: installs the locked environments, on the host (scripts/test) and in containers.
+UV_VERSION: Final = "0.13.9"
+
+# Python image for the Dagger module runtime (ci/pyproject.toml) and the smoke-probe image.
+PYTHON_IMAGE: Final = "python:3.11.14-slim-bookworm"
+
+# Image scanner (aquasec/trivy). Tag not verifiable offline.
+TRIVY_VERSION: Final = "0.67.2"
+
+# kind and its node image for the e2e cluster. The node image and digest are kind
+# v0.30.0's own default (sigs.k8s.io/kind pkg/apis/config/defaults/image.go), which is
+# Kubernetes 1.34 = KUBE_VERSION.
+KIND_VERSION: Final = "0.30.0"
+KIND_NODE_IMAGE: Final = (
+    "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
+)
+# Docker-in-Dagger engine that kind runs its node container in. Tag not verifiable offline.
+DOCKER_DIND_IMAGE: Final = "docker:28.5.1-dind"

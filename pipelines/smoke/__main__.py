@@ -47,6 +47,16 @@ def _eui(text: str) -> bytes:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _checks(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in probes.CHECKS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown check(s) {','.join(unknown) or '(none)'}: use {','.join(probes.CHECKS)}"
+        )
+    return names
+
+
 def _deadline(text: str) -> float:
     try:
         value = float(text)
@@ -66,6 +76,13 @@ def _parser() -> _Parser:
         epilog=f"If /metrics needs a password (http.metrics.password), put it in ${PASSWORD_ENV}.",
     )
     p.add_argument("--host", default=probes.DEFAULT_HOST, help="TTS host (default %(default)s)")
+    p.add_argument("--udp-host", help="host gateways send UDP to, if not --host (e.g. the LB IP)")
+    p.add_argument(
+        "--checks",
+        type=_checks,
+        default=probes.CHECKS,
+        help=f"comma-separated subset of {','.join(probes.CHECKS)} (default: all)",
+    )
     p.add_argument("--http-port", type=_port, default=probes.DEFAULT_HTTP_PORT,
                    help="HTTP port of /healthz and /metrics (default %(default)s)")  # fmt: skip
     p.add_argument("--udp-port", type=_port, default=probes.DEFAULT_UDP_PORT,
@@ -90,12 +107,16 @@ def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
         p.error("--ca-bundle and --insecure contradict each other: pass one")
     if ca is not None and not ca.is_file():
         p.error(f"--ca-bundle {ca} is not a file: pass the PEM file of the CA")
-    try:
-        socket.getaddrinfo(args.host, None)
-    except (OSError, UnicodeError) as err:
-        p.error(f"cannot resolve --host {args.host!r} ({err}): pass a resolvable name or an IP")
+    for flag, host in [("--host", args.host), ("--udp-host", args.udp_host)]:
+        if host is None:
+            continue
+        try:
+            socket.getaddrinfo(host, None)
+        except (OSError, UnicodeError) as err:
+            p.error(f"cannot resolve {flag} {host!r} ({err}): pass a resolvable name or an IP")
     return probes.Target(
         host=args.host,
+        udp_host=args.udp_host,
         http_port=args.http_port,
         udp_port=args.udp_port,
         gateway_eui=args.gateway_eui,  # argparse applies type= to the default too
@@ -147,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     target = _target(parser, args)
     progress = _Progress(sys.stderr)
     try:
-        run = functools.partial(probes.run_checks, target, args.deadline, on_attempt=progress)
+        run = functools.partial(
+            probes.run_checks, target, args.deadline, on_attempt=progress, checks=args.checks
+        )
         results = anyio.run(run)
     finally:
         progress.close()
@@ -157,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "ok": ok,
             "target": {
                 "host": target.host,
+                "udp_host": target.udp_address,
                 "http_url": target.base_url,
                 "udp_port": target.udp_port,
                 "gateway_eui": target.gateway_eui.hex().upper(),

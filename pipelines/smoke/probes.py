@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -62,6 +62,8 @@ class Target:
 
     host: str = DEFAULT_HOST
     http_port: int = DEFAULT_HTTP_PORT
+    # Gateways may reach another address than HTTP (a UDP load balancer vs an ingress).
+    udp_host: str | None = None
     udp_port: int = DEFAULT_UDP_PORT
     gateway_eui: bytes = bytes.fromhex(DEFAULT_GATEWAY_EUI)
     https: bool = False
@@ -74,6 +76,11 @@ class Target:
         """http(s)://host:port, IPv6 literals bracketed."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self.https else 'http'}://{host}:{self.http_port}"
+
+    @property
+    def udp_address(self) -> str:
+        """Where the Semtech UDP probe sends: udp_host, else host."""
+        return self.udp_host or self.host
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ async def check_healthz(target: Target, client: httpx.AsyncClient) -> str:
 async def udp_exchange(target: Target, requests: list[semtech.Packet]) -> None:
     """Send each request and require its ack (same token) before sending the next."""
     async with await anyio.create_connected_udp_socket(
-        remote_host=target.host, remote_port=target.udp_port
+        remote_host=target.udp_address, remote_port=target.udp_port
     ) as sock:
         for request in requests:
             await sock.send(semtech.encode(request))
@@ -170,7 +177,9 @@ async def check_udp_ack(target: Target) -> str:
     """PULL_DATA and PUSH_DATA(stat) must each get their ack with our token."""
     eui = target.gateway_eui
     await udp_exchange(target, [semtech.pull_data(eui), semtech.push_data(eui)])
-    return f"PULL_ACK and PUSH_ACK from {target.host}:{target.udp_port} for {eui.hex().upper()}"
+    return (
+        f"PULL_ACK and PUSH_ACK from {target.udp_address}:{target.udp_port} for {eui.hex().upper()}"
+    )
 
 
 def metric_value(exposition: str, name: str, labels: dict[str, str]) -> float | None:
@@ -258,14 +267,18 @@ async def run_checks(
     *,
     backoff: Backoff = Backoff(),
     on_attempt: Callable[[Attempt], None] = lambda _: None,
+    checks: Sequence[str] = CHECKS,
 ) -> list[CheckResult]:
-    """Poll every check concurrently for up to `deadline` seconds; results in CHECKS order.
+    """Poll the checks concurrently for up to `deadline` seconds; results in CHECKS order.
 
     Each check makes at least one attempt; the last one starts no later than the deadline
     and gets at least MIN_ATTEMPT_TIMEOUT, so a run ends within deadline + 0.25 s (+ I/O).
     """
     if deadline < 0:
         raise ValueError(f"deadline {deadline} is negative")
+    unknown = sorted(set(checks) - set(CHECKS))
+    if unknown or not checks:
+        raise ValueError(f"unknown or no checks {unknown}: choose from {', '.join(CHECKS)}")
     started = anyio.current_time()
     results: dict[str, CheckResult] = {}
     async with http_client(target) as client:
@@ -282,5 +295,6 @@ async def run_checks(
 
         async with anyio.create_task_group() as tg:
             for name in CHECKS:
-                tg.start_soon(run, name)
-    return [results[name] for name in CHECKS]
+                if name in checks:
+                    tg.start_soon(run, name)
+    return [results[name] for name in CHECKS if name in checks]

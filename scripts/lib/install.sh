@@ -3,7 +3,9 @@
 # messages. Every step is idempotent: it checks before it installs or builds.
 # Sourced with ROOT set to the repository root.
 
-UV_VERSION=0.13.9                 # the uv that installs the locked Python environments
+# The uv that installs the locked Python environments (pipelines/versions.py, read as
+# text: this runs before any environment exists).
+UV_VERSION=$(sed -n 's/^UV_VERSION: Final = "\(.*\)"$/\1/p' "$ROOT/pipelines/versions.py")
 GO_MIN_VERSION=1.24               # tools/go.mod's `go` line
 # Debian packages the suite runs for real: servers for the integration tests.
 APT_PACKAGES=(redis-server postgresql)

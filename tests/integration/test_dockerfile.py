@@ -1,11 +1,18 @@
-"""Dockerfile.tts passes hadolint (the real binary) and builds the pinned release."""
+"""Dockerfile.tts passes hadolint (the real binary), and its source stage, run with real
+git and date on a local checkout, stamps the same commit and date as the Dagger build.
+(The image itself is not built here: no image registry is reachable from these machines.)
+"""
 
+import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from pipelines import image, versions
 from tests.conftest import tool_path
+from tests.unit.test_image import parse_dockerfile
 
 pytestmark = pytest.mark.integration
 
@@ -30,3 +37,88 @@ def test_hadolint_catches_an_unpinned_base(tmp_path: Path) -> None:
     result = hadolint(bad)
     assert result.returncode != 0
     assert "DL3007" in result.stdout  # "Using latest is prone to errors"
+
+
+def _source_stage_script(dockerfile: str, build_info: Path) -> str:
+    """The source stage's RUN after `git clone`: commit/date check and build-info files."""
+    runs = [
+        i.args for i in parse_dockerfile(dockerfile) if i.stage == "source" and i.keyword == "RUN"
+    ]
+    assert len(runs) == 1
+    clone, script = re.split(r"\s&&\s", runs[0], maxsplit=1)
+    assert clone.startswith("git clone ")
+    return script.replace("/build-info", str(build_info))
+
+
+def _commit(repo: Path, committer_date: str) -> None:
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.org",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.org",
+        "GIT_AUTHOR_DATE": committer_date,
+        "GIT_COMMITTER_DATE": committer_date,
+        "PATH": os.environ["PATH"],
+        "HOME": str(repo),
+    }
+    for argv in (["git", "init", "-q", "."], ["git", "commit", "-q", "--allow-empty", "-m", "r"]):
+        subprocess.run(argv, cwd=repo, env=env, check=True)
+
+
+@pytest.fixture
+def release_checkout(tmp_path: Path) -> Path:
+    """A git checkout whose commit was made at 16:43:11 in UTC+2."""
+    repo = tmp_path / "src"
+    repo.mkdir()
+    _commit(repo, "2024-09-05T16:43:11+02:00")
+    return repo
+
+
+def _run_source_stage(
+    repo_root: Path, repo: Path, build_info: Path, commit: str, date: str
+) -> subprocess.CompletedProcess[str]:
+    script = _source_stage_script((repo_root / "Dockerfile.tts").read_text(), build_info)
+    env = {**os.environ, "TTS_VERSION": "3.32.0", "TTS_COMMIT": commit, "TTS_COMMIT_DATE": date}
+    return subprocess.run(
+        ["sh", "-c", script], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_source_stage_stamps_what_the_dagger_build_stamps(
+    repo_root: Path, release_checkout: Path, tmp_path: Path
+) -> None:
+    """Real git and date: the Dockerfile's commit/date equal parse_commit_info's."""
+    info = subprocess.run(
+        image.COMMIT_INFO_ARGV, cwd=release_checkout, capture_output=True, text=True, check=True
+    ).stdout
+    commit, date = image.parse_commit_info(info)
+    assert date == "2024-09-05T14:43:11Z"
+    build_info = tmp_path / "build-info"
+    result = _run_source_stage(repo_root, release_checkout, build_info, commit, date)
+    assert result.returncode == 0, result.stderr
+    short = (build_info / "commit").read_text().strip()
+    stamped_date = (build_info / "date").read_text().strip()
+    assert image.ldflags("3.32.0", short, stamped_date) == image.ldflags("3.32.0", commit, date)
+    assert short == commit[:7]
+
+
+def test_source_stage_refuses_a_tag_that_is_not_the_pinned_commit(
+    repo_root: Path, release_checkout: Path, tmp_path: Path
+) -> None:
+    real = subprocess.run(
+        ["git", "log", "-1", "--format=%H"],
+        cwd=release_checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    build_info = tmp_path / "build-info"
+    result = _run_source_stage(
+        repo_root, release_checkout, build_info, versions.TTS_COMMIT, versions.TTS_COMMIT_DATE
+    )
+    assert result.returncode == 1
+    assert (
+        f"v3.32.0 is commit {real} of 2024-09-05T14:43:11Z: pass --build-arg TTS_COMMIT={real} "
+        "--build-arg TTS_COMMIT_DATE=2024-09-05T14:43:11Z"
+    ) in result.stderr
+    assert not build_info.exists()

@@ -1,6 +1,7 @@
 """The smoke probes against tts_standin, a protocol model of ttn-lw-stack (see its docstring:
 the real binary cannot be built here). Loopback only, OS-chosen free ports."""
 
+import dataclasses
 import json
 import select
 import subprocess
@@ -231,3 +232,23 @@ async def test_reply_with_wrong_token_is_not_accepted() -> None:
     assert not ack.ok
     assert "ProtocolError: PULL_ACK token" in ack.detail
     assert all("token" in a.detail for a in ack.attempts)
+
+
+@pytest.mark.anyio
+async def test_udp_host_and_check_selection() -> None:
+    """Gateways may reach another address (a UDP load balancer) than HTTP (an ingress)."""
+    with standin("--fallback-frequency-plan", "EU_863_870") as server:
+        # Nothing listens on 127.0.0.2 (the stand-in binds 127.0.0.1 only).
+        elsewhere = dataclasses.replace(server.target(), host="127.0.0.2")
+        routed = dataclasses.replace(elsewhere, udp_host=LOOPBACK)
+        ok = await run_checks(routed, deadline=5, checks=["udp-ack"])
+        missed = await run_checks(elsewhere, deadline=1, checks=["udp-ack", "healthz"])
+    assert [(r.name, r.ok) for r in ok] == [("udp-ack", True)]
+    assert f"from {LOOPBACK}:" in ok[0].detail
+    assert [(r.name, r.ok) for r in missed] == [("healthz", False), ("udp-ack", False)]
+
+
+@pytest.mark.anyio
+async def test_unknown_check_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown or no checks"):
+        await run_checks(Target(), deadline=1, checks=["udp-ack", "ping"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -420,3 +421,38 @@ def test_every_chart_service_account_has_a_federated_credential() -> None:
     assert "subject: 'system:serviceaccount:${namespace}:${serviceAccount}'" in module
     assert "subject: 'system:serviceaccount:${namespace}:${serviceAccount}-migrate'" in module
     assert 'serviceAccountName: {{ include "tts.serviceAccountName" . }}-migrate' in job
+
+
+def test_parameter_lines_feed_deployment_env() -> None:
+    text = "# dev\nGITHUB_REPOSITORY=org/repo\n\n" + "\n".join(
+        f"{name}=v{i}" for i, name in enumerate(bicep.SECRET_ENV_VARS)
+    )
+    env = bicep.deployment_env(bicep.parse_env_lines(text))
+    assert env["GITHUB_REPOSITORY"] == "org/repo"
+    assert env[bicep.SECRET_ENV_VARS[0]] == "v0"
+
+
+def test_bad_parameter_line_names_the_line_not_the_value() -> None:
+    with pytest.raises(bicep.BicepInputError, match="line 2 is not KEY=VALUE") as err:
+        bicep.parse_env_lines("A=1\nsupersecret\n")
+    assert "supersecret" not in str(err.value)
+
+
+def test_federated_login_keeps_the_token_out_of_argv() -> None:
+    argv = bicep.az_login_federated_argv("tenant", "client")
+    assert argv[:2] == ["sh", "-c"]
+    assert '"$AZURE_FEDERATED_TOKEN"' in argv[2]
+    assert argv[-2:] == ["client", "tenant"]
+
+
+def test_federated_login_runs_az_with_the_token_from_the_environment(tmp_path: Path) -> None:
+    fake_az = tmp_path / "az"
+    fake_az.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake_az.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "AZURE_FEDERATED_TOKEN": "jwt-value"}
+    argv = bicep.az_login_federated_argv("tenant", "client")
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [
+        "login", "--service-principal", "--username", "client", "--tenant", "tenant",
+        "--federated-token", "jwt-value", "--output", "none",
+    ]  # fmt: skip

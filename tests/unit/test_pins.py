@@ -55,14 +55,6 @@ def test_python_dependencies_are_exact_pins(repo_root: Path) -> None:
         assert any(d.startswith(f"{required}==") for d in declared), required
 
 
-def test_dockerfile_builds_the_pinned_release_as_uid_886(repo_root: Path) -> None:
-    text = (repo_root / "Dockerfile.tts").read_text()
-    assert re.search(rf"^ARG TTS_VERSION={re.escape(versions.TTS_VERSION)}$", text, re.M)
-    assert "USER 886:886" in text
-    assert "CGO_ENABLED=0 go build -trimpath" in text
-    assert ":latest" not in text
-
-
 def test_kubernetes_version_is_the_clusters(repo_root: Path) -> None:
     # The chart is checked for the version the Bicep provisions, not a guess of it.
     main_bicep = (repo_root / "bicep" / "main.bicep").read_text()

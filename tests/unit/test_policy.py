@@ -5,7 +5,8 @@ from typing import Any
 
 import pytest
 
-from pipelines import policy
+from pipelines import chart, policy
+from tests.conftest import REPO_ROOT
 
 
 def good_deployment(name: str = "app") -> dict[str, Any]:
@@ -176,3 +177,27 @@ def test_identical_service_selectors_are_reported() -> None:
 )
 def test_image_is_pinned(image: str, pinned: bool) -> None:
     assert policy.image_is_pinned(image) is pinned
+
+
+def test_public_host_of_a_values_file() -> None:
+    assert chart.public_host("publicHost: tts.contoso.net\n") == "tts.contoso.net"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("publicScheme: https\n", "sets no publicHost"),
+        ("", "sets no publicHost"),
+        ("publicHost: tts.example.com\n", "pass --values"),
+        ("publicHost: <host>\n", "pass --values"),
+    ],
+)
+def test_public_host_refuses_missing_or_example(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        chart.public_host(text)
+
+
+def test_shipped_aks_profile_is_refused_as_deploy_values() -> None:
+    text = (REPO_ROOT / "charts/thethingsstack/values-aks.yaml").read_text()
+    with pytest.raises(ValueError, match="example"):
+        chart.public_host(text)

@@ -42,6 +42,15 @@ def smoke(*args: str) -> subprocess.CompletedProcess[str]:
             "--ca-bundle /no/such/ca.pem is not a file",
         ),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (
+            ["--checks", "healthz,ping"],
+            "unknown check(s) ping: use healthz,udp-ack,gateway-connected",
+        ),
+        (["--checks", ","], "unknown check(s) (none)"),
+        (
+            ["--udp-host", "no-such-host.invalid"],
+            "cannot resolve --udp-host 'no-such-host.invalid'",
+        ),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(args: list[str], message: str) -> None:

@@ -1,25 +1,51 @@
 """The CLI surface of tts-ci: one Dagger function per product step.
 
-This layer stays thin: argument parsing and container plumbing only. The steps
-themselves (command lists, probes, Azure auth) live in the plain `pipelines`
-package so the test suite can run them without an engine.
+This layer stays thin: argument checks and container plumbing only. The steps
+themselves (command lists, probes, Azure auth) live in the plain `pipelines` package so
+the test suite can run them without an engine. Every function checks its input before
+any long work: a bad registry name fails in a second, not after a 10-minute build.
 
 Dagger kebab-cases names and splits digits: `test_e2e` is `dagger call test-e-2-e`.
 """
 
+import json
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
+import anyio
 import dagger
-from dagger import DefaultPath, Doc, Ignore, function, object_type
+import yaml
+from dagger import DefaultPath, Doc, Ignore, ReturnType, dag, function, object_type
 
-from pipelines import versions
-from pipelines.dagger_names import cli_name
+from pipelines import acr, aks, azure_auth, bicep, chart, kube, policy, releases, versions
+from pipelines import image as tts_image
+from pipelines import scan as trivy
+
+from .azure import AzureLogin
+from .containers import (
+    WORKDIR,
+    TtsSource,
+    console_assets,
+    go_binaries,
+    run_id,
+    runtime_image,
+    smoke_image,
+    toolbox,
+)
+from .containers import (
+    tts_source as fetch_tts_source,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Paths of this repository that no function reads; kept out of the upload.
 SOURCE_IGNORE = [".git", ".venv", ".tools", "build", "**/__pycache__", "**/.*_cache"]
+CHART_DIR = Path("charts/thethingsstack")
+# Repository of the TTS image in ACR, and of the smoke-probe image loaded into kind.
+IMAGE_REPOSITORY = "thethingsstack"
+KIND_IMAGE_REPOSITORY = "tts-ci/thethingsstack"
+SMOKE_IMAGE = "tts-ci/smoke:local"
 
 
 def uncached(func: F) -> F:
@@ -32,17 +58,40 @@ def uncached(func: F) -> F:
     return function(cache="never")(func)  # type: ignore[call-overload,no-any-return]
 
 
-def not_implemented(python_name: str, issue: int) -> NoReturn:
-    """Fail loudly for a declared function whose implementation has not landed."""
-    raise NotImplementedError(
-        f"`dagger call {cli_name(python_name)}` is declared but not implemented yet "
-        f"(tracked in issue #{issue}); nothing was built, pushed or deployed."
+class StepFailed(RuntimeError):
+    """A command of a step exited non-zero; the message carries its output."""
+
+
+async def run_steps(
+    ctr: dagger.Container, steps: list[list[str]], what: str
+) -> tuple[dagger.Container, str]:
+    """Run argv lists in order; stop at the first failure with its output in the error."""
+    log = []
+    for argv in steps:
+        ctr = ctr.with_exec(argv, expect=ReturnType.ANY)
+        output = await ctr.combined_output()
+        log.append(f"$ {' '.join(argv)}\n{output.rstrip()}")
+        if await ctr.exit_code() != 0:
+            raise StepFailed(f"{what} failed at `{' '.join(argv)}`:\n" + "\n".join(log))
+    return ctr, "\n".join(log)
+
+
+async def load_into_kind(
+    runner: dagger.Container, archive: str, ref: str
+) -> tuple[dagger.Container, str]:
+    """Load an image tarball into kind under `ref` (Dagger tarballs may carry no name)."""
+    runner, _ = await run_steps(runner, [kube.docker_load_argv(archive)], "docker load")
+    image_id = kube.loaded_image(await runner.stdout())
+    return await run_steps(
+        runner,
+        [kube.docker_tag_argv(image_id, ref), kube.kind_load_image_argv(ref)],
+        f"kind load {ref}",
     )
 
 
-# How Azure-facing functions authenticate (azure-identity), in the order tried:
-# GitHub Actions OIDC (ClientAssertionCredential fed a fresh GitHub token on every
-# call; GitHub tokens live 5 minutes), else the Azure CLI login in `azure_config`.
+# How Azure-facing functions authenticate (azure-identity): GitHub Actions OIDC
+# (ClientAssertionCredential fed a fresh GitHub token on every call; GitHub tokens live
+# 5 minutes), else the Azure CLI login in `azure_config`.
 TenantId = Annotated[str, Doc("Entra tenant id (Bicep output tenantId)")]
 ClientId = Annotated[str, Doc("Client id of the CI identity (Bicep output githubActionsClientId)")]
 OidcRequestUrl = Annotated[
@@ -57,11 +106,14 @@ AzureConfig = Annotated[
     dagger.Directory | None,
     Doc("Laptop: your ~/.azure directory, to reuse an `az login` session"),
 ]
-
 Version = Annotated[
     str,
     Doc("The Things Stack release to use, e.g. 3.32.0 (a release tag without the leading v)"),
 ]
+Severity = Annotated[str, Doc("Comma-separated severities that fail the gate")]
+DEFAULT_SEVERITY = ",".join(trivy.DEFAULT_SEVERITIES)
+IgnoreUnfixed = Annotated[bool, Doc("Gate only on findings that have a fixed version")]
+IgnoreFile = Annotated[dagger.File | None, Doc("A .trivyignore of accepted CVEs")]
 
 
 @object_type
@@ -75,28 +127,76 @@ class TtsCi:
         Doc("This repository (chart, Dockerfile.tts, bicep/); defaults to the module checkout"),
     ]
 
+    # ---- image -------------------------------------------------------------------
+
     @function
     async def build(
         self,
         version: Version = versions.TTS_VERSION,
         tts_source: Annotated[
             dagger.Directory | None,
-            Doc("A lorawan-stack source tree to build instead of the release `version`"),
+            Doc("A lorawan-stack git checkout to build instead of the release `version`"),
         ] = None,
     ) -> dagger.Container:
         """Build the TTS container image from source (Go, console assets, runtime)."""
-        not_implemented("build", 5)
+        tts_image.check_release_version(version)
+        return self._image(await fetch_tts_source(version, tts_source))
+
+    def _image(self, src: TtsSource) -> dagger.Container:
+        return runtime_image(src, go_binaries(src), console_assets(src))
 
     @uncached
     async def scan(
         self,
         version: Version = versions.TTS_VERSION,
-        severity: Annotated[str, Doc("Severities that fail the gate")] = "HIGH,CRITICAL",
-        ignore_unfixed: Annotated[bool, Doc("Gate only on findings that have a fix")] = True,
-        ignorefile: Annotated[dagger.File | None, Doc("A .trivyignore of accepted CVEs")] = None,
+        severity: Severity = DEFAULT_SEVERITY,
+        ignore_unfixed: IgnoreUnfixed = True,
+        ignorefile: IgnoreFile = None,
+        gate: Annotated[
+            bool, Doc("Fail when the gate fails; --gate=false only reports (CI uploads SARIF)")
+        ] = True,
     ) -> dagger.Directory:
-        """Scan the built image with Trivy; return SARIF + table reports, fail on the gate."""
-        not_implemented("scan", 5)
+        """Scan the built image with Trivy; return JSON, SARIF and table reports; gate on them."""
+        severities = trivy.parse_severities(severity)
+        tts_image.check_release_version(version)
+        built = self._image(await fetch_tts_source(version, None))
+        reports, summary = await self._scan(built, severities, ignore_unfixed, ignorefile)
+        if gate and not summary.passed():
+            raise StepFailed(summary.render())
+        return reports
+
+    async def _scan(
+        self,
+        built: dagger.Container,
+        severities: tuple[str, ...],
+        ignore_unfixed: bool,
+        ignorefile: dagger.File | None,
+    ) -> tuple[dagger.Directory, trivy.ScanSummary]:
+        report = "reports/trivy.json"
+        scanner = (
+            dag.container()
+            .from_(trivy.TRIVY_IMAGE)
+            .with_mounted_cache(trivy.TRIVY_CACHE_DIR, dag.cache_volume("trivy-cache"))
+            .with_env_variable("TTS_CI_RUN", run_id())  # a fresh vulnerability DB each call
+            .with_workdir(WORKDIR)
+            .with_file("image.tar", built.as_tarball())
+        )
+        if ignorefile is not None:
+            scanner = scanner.with_file(".trivyignore", ignorefile)
+        ignore = ".trivyignore" if ignorefile is not None else None
+        # One full report (every severity); the gate is applied below, in Python.
+        scanner = scanner.with_exec(trivy.trivy_scan_argv("image.tar", report, ignorefile=ignore))
+        for fmt, output in [("sarif", "reports/trivy.sarif"), ("table", "reports/trivy.txt")]:
+            scanner = scanner.with_exec(trivy.trivy_convert_argv(report, fmt, output))
+        summary = trivy.summarize(
+            json.loads(await scanner.file(report).contents()), severities, ignore_unfixed
+        )
+        reports = (
+            scanner.directory("reports")
+            .with_new_file("summary.txt", summary.render() + "\n")
+            .with_new_file("gate", "passed\n" if summary.passed() else "failed\n")
+        )
+        return reports, summary
 
     @uncached
     async def publish(
@@ -110,22 +210,107 @@ class TtsCi:
         oidc_request_token: OidcRequestToken = None,
         azure_config: AzureConfig = None,
         version: Version = versions.TTS_VERSION,
+        severity: Severity = DEFAULT_SEVERITY,
+        ignore_unfixed: IgnoreUnfixed = True,
+        ignorefile: IgnoreFile = None,
     ) -> str:
-        """Scan-gate, then push the image to ACR as <version> and <version>-<sha>; print digest."""
-        not_implemented("publish", 5)
+        """Build, scan-gate, push to ACR as <version> and <version>-<sha>; print the digest last."""
+        login = AzureLogin(tenant_id, client_id, oidc_request_url, oidc_request_token, azure_config)
+        report, _ = await self._publish(
+            registry, resource_group, subscription_id, login, version,
+            trivy.parse_severities(severity), ignore_unfixed, ignorefile,
+        )  # fmt: skip
+        return report
+
+    async def _publish(
+        self,
+        registry: str,
+        resource_group: str,
+        subscription_id: str,
+        login: AzureLogin,
+        version: str,
+        severities: tuple[str, ...],
+        ignore_unfixed: bool,
+        ignorefile: dagger.File | None,
+    ) -> tuple[str, trivy.ScanSummary]:
+        acr.check_registry_name(registry)
+        tts_image.check_release_version(version)
+        login.check()
+        credential = await login.credential(list(azure_auth.AZ_SCOPES))
+        async with credential:
+            server = await acr.login_server(credential, subscription_id, resource_group, registry)
+            imported: list[str] = []
+
+            async def import_dependencies() -> None:
+                imported.extend(
+                    await acr.import_images(
+                        credential,
+                        subscription_id,
+                        resource_group,
+                        registry,
+                        tenant_id=login.tenant_id,
+                    )
+                )
+
+            # The chart's Redis/PostgreSQL images go into ACR while TTS builds and scans.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(import_dependencies)
+                src = await fetch_tts_source(version, None)
+                built = self._image(src)
+                _, summary = await self._scan(built, severities, ignore_unfixed, ignorefile)
+            if not summary.passed():
+                raise StepFailed(f"not publishing: the scan gate failed\n{summary.render()}")
+            entra = await credential.get_token(acr.ACR_SCOPE)
+            refresh = await acr.exchange_refresh_token(server, login.tenant_id, entra.token)
+        authed = built.with_registry_auth(
+            server, acr.ACR_USERNAME, dag.set_secret("acr-refresh-token", refresh)
+        )
+        pushed = [
+            await authed.publish(f"{server}/{IMAGE_REPOSITORY}:{tag}")
+            for tag in tts_image.image_tags(version, src.commit)
+        ]
+        digest = pushed[0].rsplit("@", 1)[1]
+        lines = [*(f"imported {ref}" for ref in imported), *(f"pushed {ref}" for ref in pushed)]
+        lines += [summary.render(), f"{server}/{IMAGE_REPOSITORY}@{digest}"]
+        return "\n".join(lines), summary
+
+    # ---- chart -------------------------------------------------------------------
 
     @function
     async def lint_chart(self) -> str:
-        """Run helm lint --strict and schema validation for every values profile."""
-        not_implemented("lint_chart", 3)
+        """helm lint --strict, render, schema-validate and policy-check every values profile."""
+        steps = chart.lint_commands(CHART_DIR)
+        ctr, log = await run_steps(toolbox(self.source), steps, "helm lint")
+        lines = [log]
+        for profile in chart.PROFILES:
+            rendered = await self._render(ctr, profile)
+            manifest = f"/tmp/{profile}.yaml"  # noqa: S108 - inside the container
+            checked = ctr.with_new_file(manifest, rendered)
+            _, validated = await run_steps(
+                checked, [chart.validate_command(Path(manifest))], f"schema validation ({profile})"
+            )
+            objects = [o for o in yaml.safe_load_all(rendered) if o]
+            violations = policy.check(objects)
+            if violations:
+                raise StepFailed(f"policy ({profile}):\n" + "\n".join(violations))
+            lines += [validated, f"{profile}: {len(objects)} objects, policy: 0 violations"]
+        return "\n".join(lines)
 
     @function
     async def template_chart(
         self,
         profile: Annotated[str, Doc("Values profile: default, kind or aks")] = "kind",
     ) -> dagger.Directory:
-        """Render the chart for a values profile; return the manifests."""
-        not_implemented("template_chart", 3)
+        """Render the chart for a values profile; return <profile>.yaml in a directory."""
+        chart.profile_args(CHART_DIR, profile)  # unknown profile: fail before any work
+        rendered = await self._render(toolbox(self.source), profile)
+        return dag.directory().with_new_file(f"{profile}.yaml", rendered)
+
+    async def _render(self, ctr: dagger.Container, profile: str) -> str:
+        ctr, _ = await run_steps(ctr, [chart.template_command(CHART_DIR, profile)], "helm template")
+        return await ctr.stdout()
+
+    # ---- kind end-to-end ---------------------------------------------------------
 
     @uncached
     async def test_e2e(
@@ -134,24 +319,155 @@ class TtsCi:
         deadline: Annotated[int, Doc("Seconds to wait for rollout and smoke probes")] = 600,
     ) -> str:
         """Prove the chart on a throw-away kind cluster: healthz, UDP 1700 acks, gateway up."""
-        not_implemented("test_e2e", 5)
+        tts_image.check_release_version(version)
+        if deadline < 60:  # noqa: PLR2004 - a kind cluster cannot come up faster
+            raise ValueError(f"--deadline {deadline} is too short: give at least 60 seconds")
+        built = self._image(await fetch_tts_source(version, None))
+        dind = await (
+            dag.container()
+            .from_(versions.DOCKER_DIND_IMAGE)
+            .with_env_variable("DOCKER_TLS_CERTDIR", "")
+            .with_exposed_port(2375)
+            # kind's API server: up only once the cluster exists.
+            .with_exposed_port(kube.API_SERVER_PORT, experimental_skip_healthcheck=True)
+            .as_service(
+                args=["dockerd", "--host=tcp://0.0.0.0:2375", "--tls=false"],
+                insecure_root_capabilities=True,
+            )
+            .start()
+        )
+        kind_bin = (
+            dag.container()
+            .from_(versions.GO_IMAGE)
+            .with_env_variable("CGO_ENABLED", "0")
+            .with_exec(["go", "install", f"sigs.k8s.io/kind@v{versions.KIND_VERSION}"])
+            .file("/go/bin/kind")
+        )
+        docker_cli = dag.container().from_(versions.DOCKER_DIND_IMAGE).file("/usr/local/bin/docker")
+        runner = (
+            toolbox(self.source)
+            .with_file("/usr/local/bin/kind", kind_bin)
+            .with_file("/usr/local/bin/docker", docker_cli)
+            .with_service_binding(kube.DIND_HOST, dind)
+            .with_env_variable("DOCKER_HOST", f"tcp://{kube.DIND_HOST}:2375")
+            .with_env_variable("TTS_CI_RUN", run_id())
+            .with_new_file("kind.yaml", kube.kind_config())
+            .with_file("tts.tar", built.as_tarball())
+            .with_file("smoke.tar", smoke_image(self.source).as_tarball())
+        )
+        tts_ref = f"{KIND_IMAGE_REPOSITORY}:{version}"
+        try:
+            runner, created = await run_steps(
+                runner,
+                [kube.kind_create_argv("kind.yaml"), kube.kind_kubeconfig_argv()],
+                "kind create cluster",
+            )
+            runner = runner.with_new_file(
+                "kubeconfig", kube.reachable_kubeconfig(await runner.stdout())
+            )
+            log = [created]
+            try:
+                # Restricted Pod Security on the namespace before anything runs in it.
+                runner = runner.with_exec(
+                    kube.apply_namespace_argv(), stdin=kube.namespace_manifest()
+                )
+                for archive, ref in [("tts.tar", tts_ref), ("smoke.tar", SMOKE_IMAGE)]:
+                    runner, loaded = await load_into_kind(runner, archive, ref)
+                    log.append(loaded)
+                runner, installed = await run_steps(
+                    runner,
+                    [
+                        kube.helm_install_kind_argv(
+                            CHART_DIR, "kubeconfig", KIND_IMAGE_REPOSITORY, version,
+                            SMOKE_IMAGE, deadline,
+                        ),
+                        kube.helm_test_argv("kubeconfig", deadline),
+                    ],
+                    "kind end-to-end",
+                )  # fmt: skip
+                log.append(installed)
+            except StepFailed as failure:
+                diagnostics = [
+                    await runner.with_exec(argv, expect=ReturnType.ANY).combined_output()
+                    for argv in kube.diagnostics_argvs()
+                ]
+                raise StepFailed(
+                    f"{failure}\n--- cluster diagnostics ---\n" + "\n".join(diagnostics)
+                ) from None
+            return "\n".join(log)
+        finally:
+            await runner.with_exec(kube.kind_delete_argv(), expect=ReturnType.ANY).sync()
+            await dind.stop()
+
+    # ---- AKS ---------------------------------------------------------------------
 
     @uncached
     async def deploy(
         self,
         cluster: Annotated[str, Doc("AKS cluster name")],
         resource_group: Annotated[str, Doc("Resource group of the cluster")],
-        image: Annotated[str, Doc("Image reference by digest, as printed by publish")],
+        image: Annotated[str, Doc("Image by digest, as printed last by publish")],
         subscription_id: Annotated[str, Doc("Azure subscription id of the cluster")],
         tenant_id: TenantId,
         client_id: ClientId,
         oidc_request_url: OidcRequestUrl = None,
         oidc_request_token: OidcRequestToken = None,
         azure_config: AzureConfig = None,
-        namespace: Annotated[str, Doc("Kubernetes namespace")] = "tts",
+        values: Annotated[
+            dagger.File | None,
+            Doc("Your environment's values file (values-aks.yaml filled in with Bicep outputs)"),
+        ] = None,
+        kubeconfig: Annotated[
+            dagger.Secret | None, Doc("A kubeconfig to use instead of fetching one from Azure")
+        ] = None,
+        context: Annotated[str, Doc("Context of --kubeconfig to deploy to")] = "",
+        udp_host: Annotated[
+            str, Doc("Public UDP address of the gateway server, to probe UDP 1700 from outside")
+        ] = "",
+        rollout_seconds: Annotated[int, Doc("Seconds helm waits for the rollout")] = 600,
     ) -> str:
         """helm upgrade --install --atomic to AKS, then smoke-probe; roll back on failure."""
-        not_implemented("deploy", 5)
+        ref = kube.parse_image_ref(image)
+        aks.check_cluster_name(cluster)
+        login = AzureLogin(tenant_id, client_id, oidc_request_url, oidc_request_token, azure_config)
+        if kubeconfig is None:
+            login.check()
+            context = cluster  # the context name of the cluster user kubeconfig
+        if udp_host:
+            kube.check_host(udp_host)
+        # Pure commands first: a tag instead of a digest fails here.
+        upgrade = kube.helm_deploy_argv(
+            CHART_DIR, "/run/kubeconfig", ref, ["values-env.yaml"], rollout_seconds, context
+        )
+        values_text = await (values.contents() if values else self.source.file(
+            str(CHART_DIR / "values-aks.yaml")).contents())  # fmt: skip
+        smoke = kube.public_smoke_argv(chart.public_host(values_text), udp_host)
+        if kubeconfig is not None:
+            config_text = await kubeconfig.plaintext()
+            kube.check_kube_context(config_text, context)
+        else:
+            credential = await login.credential([azure_auth.ARM_SCOPE, kube.AKS_AAD_SCOPE])
+            async with credential:
+                config_text = await aks.cluster_user_kubeconfig(
+                    credential, subscription_id, resource_group, cluster
+                )
+                token = await credential.get_token(kube.AKS_AAD_SCOPE)
+                config_text = kube.kubeconfig_with_token(config_text, context, token.token)
+        helm = (
+            toolbox(self.source)
+            .with_env_variable("TTS_CI_RUN", run_id())
+            .with_mounted_secret("/run/kubeconfig", dag.set_secret("kubeconfig", config_text))
+            .with_new_file("values-env.yaml", values_text)
+        )
+        _, log = await run_steps(helm, [upgrade], "helm upgrade --atomic")
+        try:
+            _, probed = await run_steps(helm, [smoke], "post-deploy smoke")
+        except StepFailed as failure:
+            # Tolerated: after a first install there is no previous revision to go back to.
+            rollback = kube.helm_rollback_argv("/run/kubeconfig", None, context)
+            rolled = await helm.with_exec(rollback, expect=ReturnType.ANY).combined_output()
+            raise StepFailed(f"{failure}\n$ {' '.join(rollback)}\n{rolled}") from None
+        return f"{log}\n{probed}\ndeployed {ref}"
 
     @uncached
     async def nightly(
@@ -166,7 +482,28 @@ class TtsCi:
         azure_config: AzureConfig = None,
     ) -> str:
         """Rebuild, scan and publish the newest upstream TTS release; report what changed."""
-        not_implemented("nightly", 5)
+        login = AzureLogin(tenant_id, client_id, oidc_request_url, oidc_request_token, azure_config)
+        acr.check_registry_name(registry)
+        login.check()
+        tags = await dag.git(tts_image.TTS_GIT_URL).tags(patterns=releases.TAG_PATTERNS)
+        newest = releases.newest_release(tags)
+        report, _ = await self._publish(
+            registry, resource_group, subscription_id, login, newest,
+            trivy.DEFAULT_SEVERITIES, True, None,
+        )  # fmt: skip
+        pinned = versions.TTS_VERSION
+        change = "same as the pinned release" if newest == pinned else f"pinned is {pinned}"
+        return f"newest upstream release: {newest} ({change})\n{report}"
+
+    # ---- Bicep -------------------------------------------------------------------
+
+    def _az(self) -> dagger.Container:
+        return (
+            dag.container()
+            .from_(bicep.AZURE_CLI_IMAGE)
+            .with_workdir(WORKDIR)
+            .with_directory(WORKDIR, self.source, include=[f"{bicep.BICEP_DIR}/**"])
+        )
 
     @uncached
     async def provision(
@@ -175,6 +512,10 @@ class TtsCi:
         subscription_id: Annotated[str, Doc("Azure subscription id")],
         tenant_id: TenantId,
         client_id: ClientId,
+        parameters: Annotated[
+            dagger.Secret,
+            Doc("KEY=VALUE lines for the parameter files: " + ", ".join(bicep.PARAMETER_ENV_VARS)),
+        ],
         oidc_request_url: OidcRequestUrl = None,
         oidc_request_token: OidcRequestToken = None,
         azure_config: AzureConfig = None,
@@ -182,9 +523,35 @@ class TtsCi:
         what_if: Annotated[bool, Doc("Only preview the changes (az deployment what-if)")] = True,
     ) -> str:
         """Deploy bicep/main.bicep (AKS Automatic and friends); print the chart's next values."""
-        not_implemented("provision", 6)
+        argv = bicep.deployment_argv(resource_group, environment, what_if=what_if)
+        env = bicep.deployment_env(bicep.parse_env_lines(await parameters.plaintext()))
+        login = AzureLogin(tenant_id, client_id, oidc_request_url, oidc_request_token, azure_config)
+        login.check()
+        az = self._az().with_env_variable("TTS_CI_RUN", run_id())
+        for name, value in env.items():
+            az = az.with_secret_variable(name, dag.set_secret(f"bicep-{name}", value))
+        if azure_config is not None and oidc_request_url is None:
+            az = az.with_directory("/root/.azure", azure_config)
+        else:
+            assert oidc_request_url is not None  # check() above
+            assert oidc_request_token is not None
+            jwt = await azure_auth.github_oidc_token(
+                await oidc_request_url.plaintext(), await oidc_request_token.plaintext()
+            )
+            az = az.with_secret_variable("AZURE_FEDERATED_TOKEN", dag.set_secret("gh-oidc", jwt))
+            az, _ = await run_steps(
+                az, [bicep.az_login_federated_argv(tenant_id, client_id)], "az login"
+            )
+        az, _ = await run_steps(
+            az, [["az", "account", "set", "--subscription", subscription_id], argv], "az deployment"
+        )
+        output = await az.stdout()
+        if what_if:
+            return output
+        return bicep.outputs_to_settings(json.loads(output)).render()
 
     @function
     async def lint_bicep(self) -> str:
-        """Run bicep build and bicep lint over bicep/."""
-        not_implemented("lint_bicep", 6)
+        """Run bicep build, bicep lint and build-params over bicep/ (in the azure-cli image)."""
+        _, log = await run_steps(self._az(), bicep.lint_commands(), "bicep lint")
+        return log

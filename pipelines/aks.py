@@ -1,0 +1,70 @@
+"""An AKS cluster's kubeconfig from Azure Resource Manager, with azure-identity.
+
+`listClusterUserCredential` (ARM REST, documented in the Managed Clusters API) returns the
+cluster's user kubeconfig. On AKS Automatic (always Entra ID + Azure RBAC) its user runs the
+kubelogin exec plugin; pipelines.kube.kubeconfig_with_token swaps that for an Entra token,
+so the helm container needs neither az nor kubelogin.
+"""
+
+import base64
+import re
+from typing import Final
+from urllib.parse import quote
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+
+from pipelines.azure_auth import ARM_SCOPE
+
+ARM_URL: Final = "https://management.azure.com"
+# The Managed Clusters API version bicep/modules/aks.bicep deploys with.
+AKS_API_VERSION: Final = "2026-04-01"
+
+_CLUSTER_NAME = re.compile(r"^[A-Za-z0-9][-_A-Za-z0-9]{0,62}$")
+
+
+def check_cluster_name(name: str) -> str:
+    """AKS names: 1-63 letters, digits, '-' and '_', starting alphanumeric."""
+    if not _CLUSTER_NAME.fullmatch(name):
+        raise ValueError(
+            f"AKS cluster name {name!r} is invalid: pass the name (Bicep output "
+            "aksClusterName, 1-63 letters, digits, - or _), not a URL or FQDN"
+        )
+    return name
+
+
+def credential_url(subscription_id: str, resource_group: str, cluster: str) -> str:
+    """The ARM path of listClusterUserCredential for a cluster."""
+    check_cluster_name(cluster)
+    return (
+        f"/subscriptions/{quote(subscription_id)}/resourceGroups/{quote(resource_group)}"
+        f"/providers/Microsoft.ContainerService/managedClusters/{quote(cluster)}"
+        f"/listClusterUserCredential?api-version={AKS_API_VERSION}&format=exec"
+    )
+
+
+async def cluster_user_kubeconfig(
+    credential: AsyncTokenCredential,
+    subscription_id: str,
+    resource_group: str,
+    cluster: str,
+    *,
+    base_url: str = ARM_URL,
+) -> str:
+    """The user kubeconfig of `cluster` (YAML text); readable errors for 401/403/404."""
+    token = await credential.get_token(ARM_SCOPE)
+    url = base_url + credential_url(subscription_id, resource_group, cluster)
+    async with httpx.AsyncClient(timeout=60) as client:
+        response = await client.post(url, headers={"Authorization": f"Bearer {token.token}"})
+    where = f"AKS cluster {cluster!r} in resource group {resource_group!r}"
+    if response.status_code in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+        raise PermissionError(
+            f"Azure refused the kubeconfig of {where} (HTTP {response.status_code}): give the "
+            "CI identity 'Azure Kubernetes Service Cluster User Role' on the cluster"
+        )
+    if response.status_code == httpx.codes.NOT_FOUND:
+        raise LookupError(f"{where} not found: check --cluster and --resource-group")
+    response.raise_for_status()
+    for entry in response.json().get("kubeconfigs", []):
+        return base64.b64decode(entry["value"]).decode()
+    raise ValueError(f"Azure returned no kubeconfig for {where}")

@@ -1,0 +1,195 @@
+"""The image scan as data: Trivy argv lists, and the gate computed from its JSON report.
+
+One scan writes a complete JSON report (all severities, fixable or not; trivy's own
+exit code stays 0). `trivy convert` turns that report into SARIF and a table, and the
+gate runs here, in `summarize`, so that the reports exist even when the gate fails and
+the gate and the reports can never disagree. An ignore file (accepted findings with a
+reason) applies at scan time, so ignored findings are absent from reports and gate alike.
+
+Report format (`trivy image --format json`, SchemaVersion 2; trivy pkg/types/report.go,
+vulnerability.go): {"Results": [{"Target", "Class", "Type", "Vulnerabilities":
+[{"VulnerabilityID", "PkgName", "InstalledVersion", "FixedVersion", "Severity",
+"Title", ...}]}]}. Both lists and FixedVersion are `omitempty`: absent (or null) when
+empty, and FixedVersion absent means no fix is available.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pipelines.versions import TRIVY_VERSION
+
+TRIVY_IMAGE: Final = f"aquasec/trivy:{TRIVY_VERSION}"
+# Vulnerability DB and layer cache (trivy's default for root): a cache volume in Dagger.
+TRIVY_CACHE_DIR: Final = "/root/.cache/trivy"
+# Trivy's severities, lowest first.
+SEVERITIES: Final = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+DEFAULT_SEVERITIES: Final = ("HIGH", "CRITICAL")
+REPORT_FORMATS: Final = ("sarif", "table")
+# The JSON report layout this module reads (trivy's current SchemaVersion).
+SCHEMA_VERSION: Final = 2
+# How many blocking findings render() lists before "... and N more".
+RENDER_LIMIT: Final = 20
+
+
+def parse_severities(text: str) -> tuple[str, ...]:
+    """Parse a comma-separated severity list ("high,CRITICAL"), in trivy's order."""
+    names = {part.strip().upper() for part in text.split(",") if part.strip()}
+    valid = ", ".join(SEVERITIES)
+    if not names:
+        raise ValueError(f"no severity given: list one or more of {valid} (e.g. HIGH,CRITICAL)")
+    unknown = sorted(names - set(SEVERITIES))
+    if unknown:
+        raise ValueError(f"unknown severity {', '.join(unknown)}: use one or more of {valid}")
+    return tuple(s for s in SEVERITIES if s in names)
+
+
+def _check_severities(severities: str | Iterable[str]) -> frozenset[str]:
+    text = severities if isinstance(severities, str) else ",".join(severities)
+    return frozenset(parse_severities(text))
+
+
+def trivy_scan_argv(
+    image_tar: str,
+    report_json: str,
+    *,
+    ignorefile: str | None = None,
+    cache_dir: str = TRIVY_CACHE_DIR,
+) -> list[str]:
+    """`trivy image` of an image tarball (docker save or OCI layout) into a JSON report.
+
+    Vulnerabilities only, every severity, exit code 0 whatever is found: the gate is
+    `summarize`, after the reports are written.
+    """
+    argv = [
+        "trivy",
+        "image",
+        "--input",
+        image_tar,
+        "--scanners",
+        "vuln",
+        "--format",
+        "json",
+        "--output",
+        report_json,
+        "--exit-code",
+        "0",
+        "--cache-dir",
+        cache_dir,
+        "--no-progress",
+    ]
+    if ignorefile is not None:
+        argv += ["--ignorefile", ignorefile]
+    return argv
+
+
+def trivy_convert_argv(report_json: str, fmt: str, output: str) -> list[str]:
+    """`trivy convert` of the JSON report into SARIF (code scanning) or a text table."""
+    if fmt not in REPORT_FORMATS:
+        raise ValueError(f"unknown report format {fmt!r}: use one of {', '.join(REPORT_FORMATS)}")
+    return ["trivy", "convert", "--format", fmt, "--output", output, report_json]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One vulnerability of one package in one scan target."""
+
+    vulnerability_id: str
+    pkg_name: str
+    installed_version: str
+    fixed_version: str
+    severity: str
+    target: str
+    title: str = ""
+
+    def render(self) -> str:
+        """`CRITICAL CVE-… pkg 1.0 -> 1.1 (target)`; `(no fix)` when none is known."""
+        fix = self.fixed_version or "(no fix)"
+        return (
+            f"{self.severity} {self.vulnerability_id} {self.pkg_name} "
+            f"{self.installed_version} -> {fix} ({self.target})"
+        )
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """Findings per severity (all of them) and those that fail the gate."""
+
+    counts: dict[str, int]
+    blocking: list[Finding]
+    severities: tuple[str, ...] = DEFAULT_SEVERITIES
+    ignore_unfixed: bool = True
+
+    def passed(self) -> bool:
+        """True when no finding blocks."""
+        return not self.blocking
+
+    def render(self, limit: int = RENDER_LIMIT) -> str:
+        """A short human summary: counts, the verdict, and up to `limit` blocking findings."""
+        counts = ", ".join(f"{s}: {self.counts.get(s, 0)}" for s in reversed(SEVERITIES))
+        scope = "/".join(self.severities) + (" with a fix" if self.ignore_unfixed else "")
+        if self.passed():
+            return f"vulnerabilities: {counts}\nscan gate passed: no {scope}"
+        lines = [
+            f"vulnerabilities: {counts}",
+            f"scan gate failed: {len(self.blocking)} {scope}",
+            *(f"  {finding.render()}" for finding in self.blocking[:limit]),
+        ]
+        if len(self.blocking) > limit:
+            lines.append(f"  ... and {len(self.blocking) - limit} more (see the table report)")
+        return "\n".join(lines)
+
+
+def _text(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def summarize(
+    report: Mapping[str, Any],
+    severities: str | Iterable[str] = DEFAULT_SEVERITIES,
+    ignore_unfixed: bool = True,
+) -> ScanSummary:
+    """Count a trivy JSON report's vulnerabilities and pick those that fail the gate.
+
+    Blocking: severity in `severities`, and (with `ignore_unfixed`) a FixedVersion.
+    A missing severity counts as UNKNOWN, as trivy does.
+    """
+    gate = _check_severities(severities)
+    schema = report.get("SchemaVersion")
+    if schema != SCHEMA_VERSION:
+        raise ValueError(
+            f"trivy report SchemaVersion is {schema!r}, not {SCHEMA_VERSION}: produce it with "
+            f"`trivy image --format json` of trivy {TRIVY_VERSION}"
+        )
+    results = report.get("Results") or []
+    if not isinstance(results, list) or not all(isinstance(r, Mapping) for r in results):
+        raise ValueError("not a trivy JSON report: 'Results' is not a list of objects")
+    counts = dict.fromkeys(SEVERITIES, 0)
+    blocking: list[Finding] = []
+    for result in results:
+        vulns = result.get("Vulnerabilities") or []
+        if not isinstance(vulns, list) or not all(isinstance(v, Mapping) for v in vulns):
+            raise ValueError(
+                f"not a trivy JSON report: 'Vulnerabilities' of {_text(result, 'Target')!r} "
+                "is not a list of objects"
+            )
+        for vuln in vulns:
+            severity = _text(vuln, "Severity").upper() or "UNKNOWN"
+            counts[severity] = counts.get(severity, 0) + 1
+            finding = Finding(
+                vulnerability_id=_text(vuln, "VulnerabilityID"),
+                pkg_name=_text(vuln, "PkgName"),
+                installed_version=_text(vuln, "InstalledVersion"),
+                fixed_version=_text(vuln, "FixedVersion"),
+                severity=severity,
+                target=_text(result, "Target"),
+                title=_text(vuln, "Title"),
+            )
+            if severity in gate and (finding.fixed_version or not ignore_unfixed):
+                blocking.append(finding)
+    # Worst first, then stable by id and package.
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    blocking.sort(key=lambda f: (-rank.get(f.severity, 0), f.vulnerability_id, f.pkg_name))
+    ordered = tuple(s for s in SEVERITIES if s in gate)
+    return ScanSummary(counts, blocking, ordered, ignore_unfixed)

@@ -1,0 +1,278 @@
+"""Local models of the GitHub, Entra ID, ARM and ACR endpoints the pipeline talks to.
+
+Azure and GitHub cannot be reached from these machines, so the tests run the real client
+code (httpx, azure-identity, azure-mgmt-containerregistry) over real sockets against
+these small aiohttp servers. Each models only the DOCUMENTED protocol it stands for:
+
+- GitHubOidc: the Actions ID-token endpoint (actions/toolkit OidcClient): GET the
+  runner's URL plus `&audience=...`, header `Authorization: bearer <request token>`,
+  answer `{"value": "<JWT>"}`.
+- Entra: the v2.0 token endpoint, client-credentials grant with a JWT client assertion
+  (`POST /<tenant>/oauth2/v2.0/token`, client_assertion_type
+  urn:ietf:params:oauth:client-assertion-type:jwt-bearer), answers access_token/expires_in.
+- Acr: Azure/acr docs/AAD-OAuth.md: POST /oauth2/exchange (form grant_type=access_token,
+  service, tenant, access_token) -> {"refresh_token"}; POST /oauth2/token (grant_type=
+  refresh_token, service, scope, refresh_token) -> {"access_token"}; and the registry v2
+  API's manifest HEAD (200 present, 404 unknown).
+- Arm: Microsoft.ContainerRegistry registries GET (properties.loginServer) and the
+  importImage long-running POST (202 + Location, polled until 200).
+
+TLS: azure-core refuses to send a bearer token over http, so Entra and ARM are served over
+https with a throwaway self-signed certificate for 127.0.0.1 (`cryptography`, already a
+dependency of azure-identity), whose file the clients get as their CA bundle.
+"""
+
+import datetime
+import ipaddress
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+LOOPBACK = "127.0.0.1"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def self_signed_tls(directory: Path) -> tuple[Path, ssl.SSLContext]:
+    """A fresh certificate for 127.0.0.1: (its PEM file as CA bundle, a server context)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "tls.crt", directory / "tls.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return cert_file, context
+
+
+@asynccontextmanager
+async def serve(app: web.Application, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
+    """Run `app` on a free loopback port; yields its base URL; always stopped."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, LOOPBACK, 0, ssl_context=tls)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"{'https' if tls else 'http'}://{LOOPBACK}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"errors": [{"code": "DENIED", "message": message}]}, status=status)
+
+
+@dataclass
+class GitHubOidc:
+    """The Actions ID-token endpoint; issues a new JWT-like string per request."""
+
+    request_token: str
+    issued: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/idtoken", self._token)
+        return app
+
+    async def _token(self, request: web.Request) -> web.Response:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or token != self.request_token:
+            return web.json_response({"message": "bad request token"}, status=401)
+        if request.query.get("api-version") != "2.0":  # the runner's own query must survive
+            return web.json_response({"message": "api-version missing"}, status=400)
+        self.audiences.append(request.query.get("audience", ""))
+        self.issued.append(f"github-jwt-{len(self.issued) + 1}")
+        return web.json_response({"value": self.issued[-1]})
+
+
+@dataclass
+class Entra:
+    """Entra ID's token endpoint for a client assertion (workload identity federation)."""
+
+    tenant_id: str
+    client_id: str
+    assertions: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post(f"/{self.tenant_id}/oauth2/v2.0/token", self._token)
+        return app
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_id") != self.client_id
+            or form.get("client_assertion_type") != ASSERTION_TYPE
+            or not form.get("client_assertion")
+        ):
+            return web.json_response({"error": "invalid_request"}, status=400)
+        self.assertions.append(str(form["client_assertion"]))
+        self.scopes.append(str(form.get("scope")))
+        return web.json_response(
+            {
+                "token_type": "Bearer",
+                "expires_in": 3600,
+                "access_token": f"entra-token-{len(self.assertions)}",
+            }
+        )
+
+
+@dataclass
+class Acr:
+    """A registry's token service (AAD-OAuth.md) and the manifest part of its v2 API."""
+
+    login_server: str
+    tenant_id: str
+    valid_access_tokens: set[str]
+    present: set[str] = field(default_factory=set)  # "repository:tag"
+    exchanges: list[dict[str, str]] = field(default_factory=list)
+    content_types: list[str] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/oauth2/exchange", self._exchange)
+        app.router.add_post("/oauth2/token", self._token)
+        app.router.add_route("HEAD", "/v2/{repository:.+}/manifests/{tag}", self._manifest)
+        return app
+
+    async def _exchange(self, request: web.Request) -> web.Response:
+        self.content_types.append(request.content_type)
+        if request.content_type != "application/x-www-form-urlencoded":
+            return _json_error(400, "form body expected")
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        self.exchanges.append(form)
+        if form.get("grant_type") != "access_token" or form.get("service") != self.login_server:
+            return _json_error(400, "bad grant_type or service")
+        if form.get("tenant") != self.tenant_id:
+            return _json_error(401, "tenant mismatch")
+        if form.get("access_token") not in self.valid_access_tokens:
+            # Like a careless server, echo the token: the client must not repeat it.
+            return _json_error(401, f"token {form.get('access_token')} is not valid")
+        return web.json_response({"refresh_token": f"acr-refresh-for-{form['tenant']}"})
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if (
+            form.get("grant_type") != "refresh_token"
+            or form.get("service") != self.login_server
+            or form.get("refresh_token") != f"acr-refresh-for-{self.tenant_id}"
+        ):
+            return _json_error(401, "bad refresh token")
+        scope = form.get("scope")
+        if not isinstance(scope, str) or not scope.startswith("repository:"):
+            return _json_error(400, "bad scope")
+        return web.json_response({"access_token": f"acr-access:{scope}"})
+
+    async def _manifest(self, request: web.Request) -> web.Response:
+        repository, tag = request.match_info["repository"], request.match_info["tag"]
+        if (
+            request.headers.get("Authorization")
+            != f"Bearer acr-access:repository:{repository}:pull"
+        ):
+            return web.Response(status=401)
+        return web.Response(status=200 if f"{repository}:{tag}" in self.present else 404)
+
+
+@dataclass
+class Arm:
+    """Azure Resource Manager for Microsoft.ContainerRegistry: registries GET, importImage."""
+
+    subscription_id: str
+    resource_group: str
+    registry: str
+    acr: Acr
+    bearer: str
+    imports: list[dict[str, object]] = field(default_factory=list)
+    _pending: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def app(self) -> web.Application:
+        base = (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            "/providers/Microsoft.ContainerRegistry/registries/{name}"
+        )
+        app = web.Application()
+        app.router.add_get(base, self._get)
+        app.router.add_post(base + "/importImage", self._import)
+        app.router.add_get("/operations/{id}", self._operation)
+        return app
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.bearer}" and bool(
+            request.query.get("api-version")
+        )
+
+    async def _get(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": {"code": "AuthenticationFailed"}}, status=401)
+        if request.match_info["name"] != self.registry:
+            return web.json_response(
+                {"error": {"code": "ResourceNotFound", "message": "registry not found"}},
+                status=404,
+            )
+        return web.json_response(
+            {
+                "id": request.path,
+                "name": self.registry,
+                "type": "Microsoft.ContainerRegistry/registries",
+                "location": "westeurope",
+                "sku": {"name": "Standard"},
+                "properties": {"loginServer": self.acr.login_server},
+            }
+        )
+
+    async def _import(self, request: web.Request) -> web.Response:
+        if not self._authorized(request) or request.match_info["name"] != self.registry:
+            return web.json_response({"error": {"code": "AuthenticationFailed"}}, status=401)
+        body = await request.json()
+        targets = body.get("targetTags", [])
+        if body.get("mode") == "NoForce" and any(t in self.acr.present for t in targets):
+            return web.json_response(
+                {"error": {"code": "Conflict", "message": "target tag already exists"}},
+                status=409,
+            )
+        operation = str(len(self.imports) + len(self._pending) + 1)
+        self._pending[operation] = body
+        location = f"{request.scheme}://{request.host}/operations/{operation}"
+        return web.Response(status=202, headers={"Location": location, "Retry-After": "0"})
+
+    async def _operation(self, request: web.Request) -> web.Response:
+        if request.headers.get("Authorization") != f"Bearer {self.bearer}":
+            return web.json_response({"error": {"code": "AuthenticationFailed"}}, status=401)
+        body = self._pending.pop(request.match_info["id"], None)
+        if body is not None:  # the copy completes on the first poll
+            self.imports.append(body)
+            self.acr.present.update(body.get("targetTags", []))  # type: ignore[arg-type]
+        return web.Response(status=200)

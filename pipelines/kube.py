@@ -328,6 +328,14 @@ def _image_set_args(prefix: str, image: ImageRef) -> list[str]:
     return out
 
 
+def _helm_upgrade(chart_dir: Path, profile: str) -> list[str]:
+    """`helm upgrade --install` of the release with a profile's values (kind and deploy)."""
+    return [
+        "helm", "upgrade", "--install", RELEASE_NAME, str(chart_dir),
+        "--namespace", NAMESPACE, "--create-namespace", *profile_args(chart_dir, profile),
+    ]  # fmt: skip
+
+
 def helm_install_kind_argv(
     chart_dir: Path,
     kubeconfig: str | Path,
@@ -345,15 +353,7 @@ def helm_install_kind_argv(
     if probe.tag is None:
         raise ValueError(f"probe image {probe_image!r} has no tag: the chart needs repository:tag")
     return [
-        "helm",
-        "upgrade",
-        "--install",
-        RELEASE_NAME,
-        str(chart_dir),
-        "--namespace",
-        NAMESPACE,
-        "--create-namespace",
-        *profile_args(chart_dir, "kind"),
+        *_helm_upgrade(chart_dir, "kind"),
         *_image_set_args("image", tts),
         "--set",
         "tests.smoke.enabled=true",
@@ -478,14 +478,7 @@ def helm_deploy_argv(
     for path in values_files:
         extra += ["-f", _check_path(path, "values file")]
     return [
-        "helm",
-        "upgrade",
-        "--install",
-        RELEASE_NAME,
-        str(chart_dir),
-        "--namespace",
-        NAMESPACE,
-        *profile_args(chart_dir, "aks"),
+        *_helm_upgrade(chart_dir, "aks"),
         *extra,
         *_image_set_args("image", image),
         "--atomic",

@@ -351,7 +351,7 @@ def test_helm_deploy_argv_pins_the_image_by_digest() -> None:
     argv = kube.helm_deploy_argv(CHART, "/run/kubeconfig", ref, ["env.yaml"], 600, "tts-aks")
     assert argv == [
         "helm", "upgrade", "--install", "tts", str(CHART), "--namespace", "tts",
-        *chart.profile_args(CHART, "aks"), "-f", "env.yaml",
+        "--create-namespace", *chart.profile_args(CHART, "aks"), "-f", "env.yaml",
         "--set-string", "image.repository=tts.azurecr.io/thethingsstack",
         "--set-string", f"image.digest={DIGEST}",
         "--atomic", "--wait", "--timeout", "600s",

@@ -25,11 +25,9 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.containerregistry.aio import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import ImportImageParameters, ImportMode, ImportSource
 
-from pipelines.azure_auth import ACR_SCOPE, ACR_USERNAME, HTTP_TIMEOUT_SECONDS, require_https
+from pipelines.azure_auth import ACR_SCOPE, HTTP_TIMEOUT_SECONDS, require_https
 
-__all__ = [  # ACR_SCOPE and ACR_USERNAME are re-exported: callers find them here too
-    "ACR_SCOPE",
-    "ACR_USERNAME",
+__all__ = [
     "IMPORTED_IMAGES",
     "AcrError",
     "ImportedImage",

@@ -216,7 +216,7 @@ class TtsCi:
     ) -> str:
         """Build, scan-gate, push to ACR as <version> and <version>-<sha>; print the digest last."""
         login = AzureLogin(tenant_id, client_id, oidc_request_url, oidc_request_token, azure_config)
-        report, _ = await self._publish(
+        report = await self._publish(
             registry, resource_group, subscription_id, login, version,
             trivy.parse_severities(severity), ignore_unfixed, ignorefile,
         )  # fmt: skip
@@ -232,7 +232,7 @@ class TtsCi:
         severities: tuple[str, ...],
         ignore_unfixed: bool,
         ignorefile: dagger.File | None,
-    ) -> tuple[str, trivy.ScanSummary]:
+    ) -> str:
         acr.check_registry_name(registry)
         tts_image.check_release_version(version)
         login.check()
@@ -260,10 +260,10 @@ class TtsCi:
                 _, summary = await self._scan(built, severities, ignore_unfixed, ignorefile)
             if not summary.passed():
                 raise StepFailed(f"not publishing: the scan gate failed\n{summary.render()}")
-            entra = await credential.get_token(acr.ACR_SCOPE)
+            entra = await credential.get_token(azure_auth.ACR_SCOPE)
             refresh = await acr.exchange_refresh_token(server, login.tenant_id, entra.token)
         authed = built.with_registry_auth(
-            server, acr.ACR_USERNAME, dag.set_secret("acr-refresh-token", refresh)
+            server, azure_auth.ACR_USERNAME, dag.set_secret("acr-refresh-token", refresh)
         )
         pushed = [
             await authed.publish(f"{server}/{IMAGE_REPOSITORY}:{tag}")
@@ -272,7 +272,7 @@ class TtsCi:
         digest = pushed[0].rsplit("@", 1)[1]
         lines = [*(f"imported {ref}" for ref in imported), *(f"pushed {ref}" for ref in pushed)]
         lines += [summary.render(), f"{server}/{IMAGE_REPOSITORY}@{digest}"]
-        return "\n".join(lines), summary
+        return "\n".join(lines)
 
     # ---- chart -------------------------------------------------------------------
 
@@ -487,7 +487,7 @@ class TtsCi:
         login.check()
         tags = await dag.git(tts_image.TTS_GIT_URL).tags(patterns=releases.TAG_PATTERNS)
         newest = releases.newest_release(tags)
-        report, _ = await self._publish(
+        report = await self._publish(
             registry, resource_group, subscription_id, login, newest,
             trivy.DEFAULT_SEVERITIES, True, None,
         )  # fmt: skip

@@ -244,6 +244,11 @@ def parse_env_lines(text: str) -> dict[str, str]:
     return values
 
 
+def az_account_set_argv(subscription_id: str) -> list[str]:
+    """`az account set`: the subscription the deployment goes to."""
+    return ["az", "account", "set", "--subscription", subscription_id]
+
+
 def az_login_federated_argv(tenant_id: str, client_id: str) -> list[str]:
     """`az login` as the CI identity with a GitHub OIDC token from $AZURE_FEDERATED_TOKEN.
 

@@ -456,3 +456,7 @@ def test_federated_login_runs_az_with_the_token_from_the_environment(tmp_path: P
         "login", "--service-principal", "--username", "client", "--tenant", "tenant",
         "--federated-token", "jwt-value", "--output", "none",
     ]  # fmt: skip
+
+
+def test_account_set_names_the_subscription() -> None:
+    assert bicep.az_account_set_argv("sub-1") == ["az", "account", "set", "--subscription", "sub-1"]

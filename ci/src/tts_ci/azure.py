@@ -13,10 +13,12 @@ import dagger
 from azure.core.credentials_async import AsyncTokenCredential
 from dagger import dag
 
-from pipelines import azure_auth
-from pipelines.bicep import AZURE_CLI_IMAGE
+from pipelines import azure_auth, bicep
 
-from .containers import run_id
+from .containers import fresh, run_steps
+
+# Where the azure-cli image keeps its login (your ~/.azure on a laptop).
+AZURE_CONFIG_DIR = "/root/.azure"
 
 
 @dataclass(frozen=True)
@@ -40,23 +42,31 @@ class AzureLogin:
                 "on a laptop run `az login` and pass --azure-config ~/.azure"
             )
 
+    def _oidc(self) -> tuple[dagger.Secret, dagger.Secret] | None:
+        """The GitHub OIDC request URL and token when given (then preferred over az)."""
+        self.check()
+        if self.oidc_request_url is None or self.oidc_request_token is None:
+            return None
+        return self.oidc_request_url, self.oidc_request_token
+
+    def _azure_config(self) -> dagger.Directory:
+        assert self.azure_config is not None  # check(): no OIDC means a config was given
+        return self.azure_config
+
     async def credential(self, scopes: Sequence[str]) -> AsyncTokenCredential:
         """A credential for `scopes` (the caller closes it)."""
-        self.check()
-        if self.oidc_request_url is not None and self.oidc_request_token is not None:
+        oidc = self._oidc()
+        if oidc is not None:
+            url, token = oidc
             return azure_auth.credential(
                 self.tenant_id,
                 self.client_id,
-                oidc_request_url=await self.oidc_request_url.plaintext(),
-                oidc_request_token=await self.oidc_request_token.plaintext(),
+                oidc_request_url=await url.plaintext(),
+                oidc_request_token=await token.plaintext(),
                 az_tokens=None,
             )
-        assert self.azure_config is not None  # check() above
-        az = (
-            dag.container()
-            .from_(AZURE_CLI_IMAGE)
-            .with_directory("/root/.azure", self.azure_config)
-            .with_env_variable("TTS_CI_RUN", run_id())
+        az = fresh(dag.container().from_(bicep.AZURE_CLI_IMAGE)).with_directory(
+            AZURE_CONFIG_DIR, self._azure_config()
         )
         tokens = {
             scope: await az.with_exec(
@@ -71,3 +81,15 @@ class AzureLogin:
             oidc_request_token=None,
             az_tokens=tokens,
         )
+
+    async def signed_in_az(self, az: dagger.Container) -> dagger.Container:
+        """An azure-cli container signed in: a federated login, or the mounted ~/.azure."""
+        oidc = self._oidc()
+        if oidc is None:
+            return az.with_directory(AZURE_CONFIG_DIR, self._azure_config())
+        url, token = oidc
+        jwt = await azure_auth.github_oidc_token(await url.plaintext(), await token.plaintext())
+        az = az.with_secret_variable("AZURE_FEDERATED_TOKEN", dag.set_secret("gh-oidc", jwt))
+        argv = bicep.az_login_federated_argv(self.tenant_id, self.client_id)
+        az, _ = await run_steps(az, [argv], "az login")
+        return az

@@ -18,13 +18,31 @@ HELM_IMAGE = f"alpine/helm:{versions.HELM_VERSION}"
 WORKDIR = "/work"
 
 
-def run_id() -> str:
-    """A value that differs per call: keeps an exec out of Dagger's layer cache.
+def fresh(ctr: dagger.Container) -> dagger.Container:
+    """`ctr` with a value that differs per call: keeps its execs out of Dagger's layer cache.
 
     For steps whose inputs do not change but whose world does (a CVE database, a cluster,
     a registry), so a cached result would report work that did not happen again.
     """
-    return str(time.time_ns())
+    return ctr.with_env_variable("TTS_CI_RUN", str(time.time_ns()))
+
+
+class StepFailed(RuntimeError):
+    """A command of a step exited non-zero; the message carries its output."""
+
+
+async def run_steps(
+    ctr: dagger.Container, steps: list[list[str]], what: str
+) -> tuple[dagger.Container, str]:
+    """Run argv lists in order; stop at the first failure with its output in the error."""
+    log = []
+    for argv in steps:
+        ctr = ctr.with_exec(argv, expect=dagger.ReturnType.ANY)
+        output = await ctr.combined_output()
+        log.append(f"$ {' '.join(argv)}\n{output.rstrip()}")
+        if await ctr.exit_code() != 0:
+            raise StepFailed(f"{what} failed at `{' '.join(argv)}`:\n" + "\n".join(log))
+    return ctr, "\n".join(log)
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,12 @@ from pipelines import scan as trivy
 from .azure import AzureLogin
 from .containers import (
     WORKDIR,
+    StepFailed,
     TtsSource,
     console_assets,
+    fresh,
     go_binaries,
-    run_id,
+    run_steps,
     runtime_image,
     smoke_image,
     toolbox,
@@ -56,24 +58,6 @@ def uncached(func: F) -> F:
     """
     # dagger-io 0.21.11 accepts `cache=` at runtime, but its typing overloads omit it.
     return function(cache="never")(func)  # type: ignore[call-overload,no-any-return]
-
-
-class StepFailed(RuntimeError):
-    """A command of a step exited non-zero; the message carries its output."""
-
-
-async def run_steps(
-    ctr: dagger.Container, steps: list[list[str]], what: str
-) -> tuple[dagger.Container, str]:
-    """Run argv lists in order; stop at the first failure with its output in the error."""
-    log = []
-    for argv in steps:
-        ctr = ctr.with_exec(argv, expect=ReturnType.ANY)
-        output = await ctr.combined_output()
-        log.append(f"$ {' '.join(argv)}\n{output.rstrip()}")
-        if await ctr.exit_code() != 0:
-            raise StepFailed(f"{what} failed at `{' '.join(argv)}`:\n" + "\n".join(log))
-    return ctr, "\n".join(log)
 
 
 async def load_into_kind(
@@ -177,13 +161,14 @@ class TtsCi:
             dag.container()
             .from_(trivy.TRIVY_IMAGE)
             .with_mounted_cache(trivy.TRIVY_CACHE_DIR, dag.cache_volume("trivy-cache"))
-            .with_env_variable("TTS_CI_RUN", run_id())  # a fresh vulnerability DB each call
+            .with_(fresh)  # a fresh vulnerability DB each call
             .with_workdir(WORKDIR)
             .with_file("image.tar", built.as_tarball())
         )
+        ignore = None
         if ignorefile is not None:
-            scanner = scanner.with_file(".trivyignore", ignorefile)
-        ignore = ".trivyignore" if ignorefile is not None else None
+            ignore = ".trivyignore"
+            scanner = scanner.with_file(ignore, ignorefile)
         # One full report (every severity); the gate is applied below, in Python.
         scanner = scanner.with_exec(trivy.trivy_scan_argv("image.tar", report, ignorefile=ignore))
         for fmt, output in [("sarif", "reports/trivy.sarif"), ("table", "reports/trivy.txt")]:
@@ -350,7 +335,7 @@ class TtsCi:
             .with_file("/usr/local/bin/docker", docker_cli)
             .with_service_binding(kube.DIND_HOST, dind)
             .with_env_variable("DOCKER_HOST", f"tcp://{kube.DIND_HOST}:2375")
-            .with_env_variable("TTS_CI_RUN", run_id())
+            .with_(fresh)
             .with_new_file("kind.yaml", kube.kind_config())
             .with_file("tts.tar", built.as_tarball())
             .with_file("smoke.tar", smoke_image(self.source).as_tarball())
@@ -455,7 +440,7 @@ class TtsCi:
                 config_text = kube.kubeconfig_with_token(config_text, context, token.token)
         helm = (
             toolbox(self.source)
-            .with_env_variable("TTS_CI_RUN", run_id())
+            .with_(fresh)
             .with_mounted_secret("/run/kubeconfig", dag.set_secret("kubeconfig", config_text))
             .with_new_file("values-env.yaml", values_text)
         )
@@ -527,23 +512,13 @@ class TtsCi:
         env = bicep.deployment_env(bicep.parse_env_lines(await parameters.plaintext()))
         login = AzureLogin(tenant_id, client_id, oidc_request_url, oidc_request_token, azure_config)
         login.check()
-        az = self._az().with_env_variable("TTS_CI_RUN", run_id())
+        az = fresh(self._az())
         for name, value in env.items():
             az = az.with_secret_variable(name, dag.set_secret(f"bicep-{name}", value))
-        if azure_config is not None and oidc_request_url is None:
-            az = az.with_directory("/root/.azure", azure_config)
-        else:
-            assert oidc_request_url is not None  # check() above
-            assert oidc_request_token is not None
-            jwt = await azure_auth.github_oidc_token(
-                await oidc_request_url.plaintext(), await oidc_request_token.plaintext()
-            )
-            az = az.with_secret_variable("AZURE_FEDERATED_TOKEN", dag.set_secret("gh-oidc", jwt))
-            az, _ = await run_steps(
-                az, [bicep.az_login_federated_argv(tenant_id, client_id)], "az login"
-            )
         az, _ = await run_steps(
-            az, [["az", "account", "set", "--subscription", subscription_id], argv], "az deployment"
+            await login.signed_in_az(az),
+            [bicep.az_account_set_argv(subscription_id), argv],
+            "az deployment",
         )
         output = await az.stdout()
         if what_if:

@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/smoke_bench.py
 
-Measures, on loopback against tests/integration/tts_standin.py (a protocol model, because
-ttn-lw-stack cannot be built here; its figures are the probe's overhead plus a Python
-server, not TTS's own latency):
+Measures, on loopback against tests/support/tts_standin.py (the protocol model CI has; its
+figures are the probe's overhead plus a Python server, not TTS's own latency; the real
+server's figures come from tests/realserver, which prints start -> /healthz and the probe run):
 
-1. full probe runs (all three checks green), median of several;
+1. full probe runs with an API key (register, healthz, udp-ack, gateway-connected,
+   unregister), median of several;
 2. stand-in process start to all probes green;
 3. UDP round trip, PULL_DATA -> PULL_ACK, median and p99 over 200 packets;
 4. the same 200 sent as one unpaced burst from one EUI, to show the rate limit biting.
@@ -34,20 +35,23 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.smoke import Target, run_checks, semtech
+from pipelines.smoke.registry import random_probe_eui
+from tests.support.standin import STANDIN_API_KEY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKETS = 200
 EUIS = 4
 GAP = 0.0003  # seconds between packet starts: per EUI 1.2 ms, > 10 ms / 10
 RUNS = 5
-STANDIN_ARGS = ("--fallback-frequency-plan", "EU_863_870")
+STANDIN_ARGS = ("--api-key", STANDIN_API_KEY)
+PLAN = "EU_863_870_TTN"
 
 
 def start_standin() -> tuple[subprocess.Popen[str], int, int, float]:
-    """The stand-in with a fallback frequency plan; (process, http, udp, seconds to READY)."""
+    """The stand-in accepting STANDIN_API_KEY; (process, http, udp, seconds to READY)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.tts_standin", *STANDIN_ARGS],
+        [sys.executable, "-m", "tests.support.tts_standin", *STANDIN_ARGS],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -109,8 +113,14 @@ async def main() -> None:
     """Print the figures."""
     proc, http_port, udp_port, ready = start_standin()
     try:
-        target = Target(host="127.0.0.1", http_port=http_port, udp_port=udp_port)
-        results = await run_checks(target, deadline=30)
+
+        def target() -> Target:  # a fresh probe gateway per run, as the CLI does
+            return Target(
+                host="127.0.0.1", http_port=http_port, udp_port=udp_port,
+                gateway_eui=random_probe_eui(), api_key=STANDIN_API_KEY, frequency_plan=PLAN,
+            )  # fmt: skip
+
+        results = await run_checks(target(), deadline=30)
         assert all(r.ok for r in results), results
         first = max(r.elapsed for r in results)
         print(
@@ -121,7 +131,7 @@ async def main() -> None:
         runs = []
         for _ in range(RUNS):
             began = time.perf_counter()
-            results = await run_checks(target, deadline=30)
+            results = await run_checks(target(), deadline=30)
             assert all(r.ok for r in results), results
             runs.append(time.perf_counter() - began)
         print(

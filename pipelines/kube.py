@@ -70,7 +70,8 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _check_timeout(seconds: int, what: str = "timeout_seconds") -> str:
+def check_timeout(seconds: int, what: str = "timeout_seconds") -> str:
+    """helm's --timeout form ("600s") of a whole number of seconds in range."""
     if (
         isinstance(seconds, bool)
         or not isinstance(seconds, int)
@@ -143,7 +144,7 @@ def kind_create_argv(
         "--image",
         image,
         "--wait",
-        _check_timeout(wait_seconds, "wait_seconds"),
+        check_timeout(wait_seconds, "wait_seconds"),
     ]
 
 
@@ -311,7 +312,8 @@ def diagnostics_argvs(
 # --- helm: kind -----------------------------------------------------------------------
 
 
-def _kubeconfig_args(kubeconfig: str | Path, context: str = "") -> list[str]:
+def kubeconfig_args(kubeconfig: str | Path, context: str = "") -> list[str]:
+    """helm's --kubeconfig (and --kube-context) arguments."""
     args = ["--kubeconfig", _check_path(kubeconfig, "kubeconfig")]
     if context != context.strip():
         raise ValueError(f"kube context {context!r} has surrounding spaces: pass the bare name")
@@ -360,8 +362,8 @@ def helm_install_kind_argv(
         *_image_set_args("tests.smoke.image", probe),
         "--wait",
         "--timeout",
-        _check_timeout(timeout_seconds),
-        *_kubeconfig_args(kubeconfig),
+        check_timeout(timeout_seconds),
+        *kubeconfig_args(kubeconfig),
     ]
 
 
@@ -375,8 +377,8 @@ def helm_test_argv(kubeconfig: str | Path, timeout_seconds: int) -> list[str]:
         NAMESPACE,
         "--logs",
         "--timeout",
-        _check_timeout(timeout_seconds),
-        *_kubeconfig_args(kubeconfig),
+        check_timeout(timeout_seconds),
+        *kubeconfig_args(kubeconfig),
     ]
 
 
@@ -484,8 +486,8 @@ def helm_deploy_argv(
         "--atomic",
         "--wait",
         "--timeout",
-        _check_timeout(timeout_seconds),
-        *_kubeconfig_args(kubeconfig, context),
+        check_timeout(timeout_seconds),
+        *kubeconfig_args(kubeconfig, context),
     ]
 
 
@@ -510,28 +512,6 @@ def helm_rollback_argv(
         NAMESPACE,
         "--wait",
         "--timeout",
-        _check_timeout(timeout_seconds),
-        *_kubeconfig_args(kubeconfig, context),
+        check_timeout(timeout_seconds),
+        *kubeconfig_args(kubeconfig, context),
     ]
-
-
-def public_smoke_argv(
-    public_host: str, udp_host: str = "", deadline_seconds: int = 120
-) -> list[str]:
-    """The smoke probes against a deployment's public endpoints (after `deploy`).
-
-    /healthz over HTTPS through the ingress, and the UDP acks when the gateway address is
-    known. /metrics is not published through the ingress, so gateway-connected is left to
-    the in-cluster `helm test`.
-    """
-    check_host(public_host)
-    checks = "healthz"
-    udp: list[str] = []
-    if udp_host:
-        check_host(udp_host)
-        checks, udp = "healthz,udp-ack", ["--udp-host", udp_host]
-    return [
-        "python", "-m", "pipelines.smoke", "--host", public_host, "--https",
-        "--http-port", "443", "--checks", checks, "--deadline",
-        _check_timeout(deadline_seconds, "deadline_seconds").removesuffix("s"), *udp,
-    ]  # fmt: skip

@@ -1,25 +1,12 @@
-"""Shared fixtures: where the repository and its pinned tools are."""
+"""Shared fixtures; shared helpers live in tests/support/."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
+from tests.support.paths import REPO_ROOT
 
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
-
-
-def tool_path(name: str) -> Path:
-    """A pinned tool from .tools/bin (Go-built) or .venv/bin (PyPI); fail, never skip."""
-    for candidate in (TOOLS_BIN / name, REPO_ROOT / ".venv" / "bin" / name):
-        if candidate.is_file():
-            return candidate
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed: run scripts/test, which builds the pinned tools")
-    return Path(found)

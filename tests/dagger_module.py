@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipelines.dagger_names import cli_name
-
-from .conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "ci" / "src"))
 

@@ -7,7 +7,9 @@ import functools
 import json
 import math
 import os
+import re
 import socket
+import ssl
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -15,10 +17,12 @@ from typing import NoReturn, TextIO
 
 import anyio
 
-from pipelines.smoke import probes, semtech
+from pipelines.smoke import probes, registry, semtech
+from pipelines.smoke.registry import API_KEY_ENV
 
 # The variable holding the /metrics password (a secret: environment only, never argv).
 PASSWORD_ENV = "TTS_METRICS_PASSWORD"  # noqa: S105 - a variable name, not a password
+MAX_KEY_FILE = 64 * 1024
 
 
 MAX_PORT = 65535
@@ -45,6 +49,14 @@ def _eui(text: str) -> bytes:
         return semtech.parse_eui(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _plan(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a frequency plan ID (e.g. EU_863_870_TTN, US_902_928_FSB_2)"
+        )
+    return text
 
 
 def _checks(text: str) -> tuple[str, ...]:
@@ -87,11 +99,25 @@ def _parser() -> _Parser:
                    help="HTTP port of /healthz and /metrics (default %(default)s)")  # fmt: skip
     p.add_argument("--udp-port", type=_port, default=probes.DEFAULT_UDP_PORT,
                    help="Semtech UDP packet-forwarder port (default %(default)s)")  # fmt: skip
-    p.add_argument("--gateway-eui", type=_eui, default=probes.DEFAULT_GATEWAY_EUI,
-                   help="16 hex digits the probe sends as (default %(default)s)")  # fmt: skip
+    p.add_argument("--gateway-eui", type=_eui,
+                   help="16 hex digits the probe sends as (default: "
+                   f"{probes.DEFAULT_GATEWAY_EUI}; with an API key a random AA555A…)")  # fmt: skip
     p.add_argument("--deadline", type=_deadline, default=probes.DEFAULT_DEADLINE,
                    help="seconds to keep retrying (default %(default)s)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    reg = p.add_argument_group(
+        "Registering the probe gateway",
+        "A Things Stack refuses UDP gateways it does not know. With an API key (all rights "
+        f"on a user; ${API_KEY_ENV} or --api-key-file) the probe registers its gateway, asks "
+        "the Gateway Server whether exactly that gateway is connected, and removes it again, "
+        "also when a check fails.",
+    )
+    reg.add_argument("--api-key-file", type=Path,
+                     help="file with the API key: the bare key, or the JSON that "
+                     "`ttn-lw-stack is-db create-user-api-key` prints")  # fmt: skip
+    reg.add_argument("--frequency-plan", type=_plan,
+                     help="frequency plan ID of the registered gateway: the deployment's "
+                     "(required with an API key)")  # fmt: skip
     tls = p.add_argument_group("TLS")
     tls.add_argument("--https", action="store_true", help="use HTTPS on --http-port (e.g. 8885)")
     tls.add_argument("--ca-bundle", type=Path, help="PEM CA bundle to verify the server with")
@@ -99,7 +125,33 @@ def _parser() -> _Parser:
     return p
 
 
-def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
+def _api_key(p: _Parser, args: argparse.Namespace) -> str | None:
+    """The key from --api-key-file or $TTS_API_KEY; None when neither is given."""
+    path: Path | None = args.api_key_file
+    if path is None:
+        return os.environ.get(API_KEY_ENV) or None
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_KEY_FILE + 1)
+    except OSError as err:
+        p.error(f"--api-key-file {path}: {err.strerror}: pass a readable file with the key")
+    text = raw.decode("utf-8", errors="replace").strip()
+    if text.startswith("{"):  # create-user-api-key's JSON: {"id": …, "key": …, …}
+        try:
+            text = str(json.loads(text).get("key") or "")
+        except (ValueError, AttributeError):
+            text = ""
+    # TTS keys are NNSXS.<base32>.<base32>; never echo what the file holds.
+    if len(raw) > MAX_KEY_FILE or not re.fullmatch(r"[A-Za-z0-9._~+/=-]{16,1024}", text):
+        p.error(
+            f"--api-key-file {path} holds no API key: write the bare key or the JSON of "
+            "`ttn-lw-stack is-db create-user-api-key` into it"
+        )
+    return text
+
+
+def _tls(p: _Parser, args: argparse.Namespace) -> Path | None:
+    """The checked CA bundle; contradictions and non-PEM files are bad usage."""
     ca: Path | None = args.ca_bundle
     if (ca is not None or args.insecure) and not args.https:
         p.error("--ca-bundle and --insecure only apply with --https: add --https")
@@ -107,6 +159,25 @@ def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
         p.error("--ca-bundle and --insecure contradict each other: pass one")
     if ca is not None and not ca.is_file():
         p.error(f"--ca-bundle {ca} is not a file: pass the PEM file of the CA")
+    if ca is not None:
+        try:
+            ssl.create_default_context(cafile=str(ca))
+        except (ssl.SSLError, ValueError, OSError):
+            p.error(f"--ca-bundle {ca} holds no PEM certificate: pass the CA as PEM")
+    return ca
+
+
+def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
+    ca = _tls(p, args)
+    api_key = _api_key(p, args)
+    if api_key is not None and args.frequency_plan is None:
+        p.error(
+            "an API key makes the probe register its gateway, which needs --frequency-plan: "
+            "pass the deployment's plan ID (e.g. EU_863_870_TTN)"
+        )
+    eui = args.gateway_eui
+    if eui is None:
+        eui = registry.random_probe_eui() if api_key else bytes.fromhex(probes.DEFAULT_GATEWAY_EUI)
     for flag, host in [("--host", args.host), ("--udp-host", args.udp_host)]:
         if host is None:
             continue
@@ -119,11 +190,13 @@ def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
         udp_host=args.udp_host,
         http_port=args.http_port,
         udp_port=args.udp_port,
-        gateway_eui=args.gateway_eui,  # argparse applies type= to the default too
+        gateway_eui=eui,
         https=args.https,
         ca_bundle=ca,
         insecure=args.insecure,
         metrics_password=os.environ.get(PASSWORD_ENV) or None,
+        api_key=api_key,
+        frequency_plan=args.frequency_plan,
     )
 
 
@@ -172,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
             probes.run_checks, target, args.deadline, on_attempt=progress, checks=args.checks
         )
         results = anyio.run(run)
+    except Exception as err:  # a probe bug must still end in one line, not a traceback
+        progress.close()
+        print(f"smoke: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
     finally:
         progress.close()
     ok = all(r.ok for r in results)
@@ -184,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                 "http_url": target.base_url,
                 "udp_port": target.udp_port,
                 "gateway_eui": target.gateway_eui.hex().upper(),
+                "registers_gateway": target.api_key is not None,
             },
             "deadline": args.deadline,
             "checks": [asdict(r) for r in results],

@@ -2,15 +2,18 @@
 
 Three checks, polled concurrently until one shared deadline with capped exponential backoff:
 
-- ``healthz``: ``GET /healthz`` on the HTTP port (1885) answers 200. It proves the process
-  serves HTTP; TTS registers no health checks there, so it says nothing about Redis or SQL.
+- ``healthz``: ``GET /healthz`` on the HTTP port (1885) answers 200 with the health JSON
+  (hellofresh/health-go, lorawan-stack v3.32.0 pkg/healthcheck) whose ``status`` is ``OK``.
+  TTS registers no health checks there: it proves the process serves HTTP, not Redis or SQL.
 - ``udp-ack``: PULL_DATA then PUSH_DATA (with a ``stat`` object) from the gateway EUI, each
   answered by its PULL_ACK / PUSH_ACK carrying the same random token.
 - ``gateway-connected``: TTS acks *before* it connects the gateway (lorawan-stack v3.32.0,
-  pkg/gatewayserver/io/udp/udp.go:267-277: ``writeAckFor`` then ``s.connect``), and the
-  connect fails without a fallback frequency plan for unregistered gateways
-  (pkg/gatewayserver/gatewayserver.go:610-612, ``no_fallback_frequency_plan``). So an ack
-  proves nothing about the connect; this check reads Prometheus ``/metrics`` instead.
+  pkg/gatewayserver/io/udp/udp.go:267-277: ``writeAckFor`` then ``s.connect``), so an ack
+  proves nothing about the connect. And a real v3.32 refuses an *unregistered* gateway
+  (``no_gateway_rights``) even with a fallback frequency plan. With an API key the probe
+  registers its own gateway first (``register``), asks the Gateway Server about exactly that
+  gateway, and removes it at the end (``unregister``), also when a check failed. Without a
+  key it reads the server-wide gauge on Prometheus ``/metrics``.
 
 Rate limit: TTS drops a gateway's packet when it is the 11th inside 10 ms for that EUI
 (pkg/gatewayserver/io/udp/config.go:67-71, firewall_ratelimit.go:59-61), and a dropped
@@ -20,6 +23,7 @@ so a probe run stays far below that.
 
 from __future__ import annotations
 
+import math
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -30,7 +34,8 @@ from typing import Final
 import anyio
 import httpx
 
-from pipelines.smoke import semtech
+from pipelines.smoke import registry, semtech
+from pipelines.smoke.capped import AnswerError, json_object, read_capped
 
 DEFAULT_HOST: Final = "localhost"
 DEFAULT_HTTP_PORT: Final = 1885
@@ -39,11 +44,11 @@ DEFAULT_UDP_PORT: Final = 1700
 DEFAULT_GATEWAY_EUI: Final = "AA555A0000000000"
 DEFAULT_DEADLINE: Final = 30.0
 
-# The "gateway connected" signal. lorawan-stack v3.32.0 pkg/gatewayserver/observability.go:131-138
-# defines the gauge vec (namespace "ttn_lw" from pkg/metrics/metrics.go:26, subsystem "gs",
-# name "connected_gateways", label "protocol"); observability.go:317 increments it in
-# registerGatewayConnect, which gatewayserver.go:659 calls only after Connect has found the
-# gateway (or applied the fallback frequency plan) and built the connection; :322 decrements
+# The "gateway connected" signal without an API key. lorawan-stack v3.32.0
+# pkg/gatewayserver/observability.go:131-138 defines the gauge vec (namespace "ttn_lw" from
+# pkg/metrics/metrics.go:26, subsystem "gs", name "connected_gateways", label "protocol");
+# observability.go:317 increments it in registerGatewayConnect, which gatewayserver.go:659
+# calls only after Connect has found the gateway and built the connection; :322 decrements
 # it on disconnect. The UDP frontend's protocol is "udp" (io/udp/udp.go:63). Its sibling
 # ttn_lw_gs_io_udp_message_forwarded_total moves before the connect (udp.go:258): wrong signal.
 CONNECTED_METRIC: Final = "ttn_lw_gs_connected_gateways"
@@ -52,8 +57,15 @@ CONNECTED_PROTOCOL: Final = "udp"
 METRICS_USER: Final = "metrics"
 
 CHECKS: Final = ("healthz", "udp-ack", "gateway-connected")
+# With an API key: the steps around the UDP checks, in report order.
+STEPS: Final = ("healthz", "register", "udp-ack", "gateway-connected", "unregister")
 ATTEMPT_TIMEOUT: Final = 2.0  # longest single attempt
 MIN_ATTEMPT_TIMEOUT: Final = 0.25  # what the last attempt at the deadline still gets
+CLEANUP_DEADLINE: Final = 15.0  # removing the probe gateway, after the checks' deadline
+# What a probe reads at most: the health JSON is ~0.3 KiB; a real v3.32 /metrics ~660 KiB.
+MAX_HEALTHZ_BODY: Final = 64 * 1024
+MAX_METRICS_BODY: Final = 4 * 1024 * 1024
+HEALTH_STATUS_OK: Final = "OK"
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,13 @@ class Target:
     ca_bundle: Path | None = None
     insecure: bool = False
     metrics_password: str | None = field(default=None, repr=False)
+    # With a key the probe registers its gateway on this plan (the deployment's).
+    api_key: str | None = field(default=None, repr=False)
+    frequency_plan: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.api_key is not None and not self.frequency_plan:
+            raise ValueError("registering the probe gateway needs its frequency plan")
 
     @property
     def base_url(self) -> str:
@@ -121,12 +140,12 @@ class CheckResult:
     attempts: list[Attempt]
 
 
-class ProbeFailure(Exception):
+class ProbeFailure(AnswerError):
     """An attempt got an answer, but the wrong one."""
 
 
 _FAILURES = (
-    ProbeFailure,
+    AnswerError,  # ProbeFailure, registry.RegistryError
     semtech.ProtocolError,
     OSError,
     httpx.HTTPError,
@@ -142,12 +161,26 @@ def http_client(target: Target) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=target.base_url, verify=verify, timeout=ATTEMPT_TIMEOUT)
 
 
+async def http_get(
+    client: httpx.AsyncClient, path: str, limit: int, auth: tuple[str, str] | None = None
+) -> bytes:
+    """GET `path`: its body (at most `limit` bytes) when it answers 200, else ProbeFailure."""
+    async with client.stream("GET", path, auth=auth) as response:
+        if response.status_code != httpx.codes.OK:
+            raise ProbeFailure(f"GET {path} answered {response.status_code}, expected 200")
+        return await read_capped(response, limit, f"GET {path}")
+
+
 async def check_healthz(target: Target, client: httpx.AsyncClient) -> str:
-    """GET /healthz must answer 200."""
-    response = await client.get("/healthz")
-    if response.status_code != httpx.codes.OK:
-        raise ProbeFailure(f"GET /healthz answered {response.status_code}, expected 200")
-    return f"GET {target.base_url}/healthz answered 200"
+    """GET /healthz must answer 200 with the health JSON, status OK."""
+    health = json_object(await http_get(client, "/healthz", MAX_HEALTHZ_BODY), "GET /healthz")
+    status = health.get("status")
+    if status != HEALTH_STATUS_OK:
+        raise ProbeFailure(
+            f"GET /healthz answered 200 but its status is {status!r}, expected "
+            f"{HEALTH_STATUS_OK!r} (failures: {str(health.get('failures') or '-')[:200]})"
+        )
+    return f"GET {target.base_url}/healthz answered 200, status OK"
 
 
 async def udp_exchange(target: Target, requests: list[semtech.Packet]) -> None:
@@ -182,83 +215,177 @@ async def check_udp_ack(target: Target) -> str:
     )
 
 
+# Prometheus text exposition 0.0.4: `name{label="value",...} value [timestamp]`.
+_SAMPLE = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?"
+    r"[ \t]+(?P<value>\S+)(?:[ \t]+-?\d+)?[ \t]*$"
+)
+_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\\n]|\\.)*)"\s*(?:,|$)')
+
+
+def _labels(text: str) -> dict[str, str] | None:
+    """The label set of `{...}`, or None when it is not well formed."""
+    labels, pos = {}, 0
+    while pos < len(text.rstrip()):
+        match = _LABEL.match(text, pos)
+        if match is None:
+            return None
+        labels[match[1]] = match[2]
+        pos = match.end()
+    return labels
+
+
 def metric_value(exposition: str, name: str, labels: dict[str, str]) -> float | None:
     """Sum of `name` samples whose labels include `labels`; None when there is none.
 
+    Every sample line must parse, or ProbeFailure names the first one that does not: a
+    probe must not read a number out of something that is not Prometheus text.
     TTS may prepend context labels (pkg/metrics ContextLabelNames), hence "include".
     """
     total, found = 0.0, False
-    for line in exposition.splitlines():
-        match = _SAMPLE.match(line)
-        if match is None or match["name"] != name:
+    for number, line in enumerate(exposition.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
             continue
-        have = dict(_LABEL.findall(match["labels"] or ""))
-        if all(have.get(k) == v for k, v in labels.items()):
-            total += float(match["value"])
+        match = _SAMPLE.match(line)
+        have = None if match is None else _labels(match["labels"] or "")
+        try:
+            value = float(match["value"]) if match is not None else math.nan
+        except ValueError:
+            match = None
+        if match is None or have is None:
+            raise ProbeFailure(f"/metrics line {number} is not Prometheus text: {line[:80]!r}")
+        if match["name"] == name and all(have.get(k) == v for k, v in labels.items()):
+            total += value
             found = True
     return total if found else None
 
 
-_SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})?\s+(?P<value>\S+)")
-_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+def _count(value: float) -> int | None:
+    """`value` as a gateway count: a finite whole number >= 0, else None."""
+    if not math.isfinite(value) or value < 0 or value != math.floor(value):
+        return None
+    return int(value)
 
 
-async def check_gateway_connected(target: Target, client: httpx.AsyncClient) -> str:
-    """Announce the gateway (PULL_DATA), then require the UDP connected-gateways gauge >= 1.
+async def announce(target: Target) -> None:
+    """One PULL_DATA: the GS connects a UDP gateway on its traffic, after the ack.
 
-    The PULL_DATA is sent on every attempt: the connect happens after the ack, and a UDP
-    connection expires after 3 minutes without traffic (io/udp/config.go:63).
+    Sent on every attempt: a UDP connection expires after 3 minutes without traffic
+    (io/udp/config.go:63).
     """
     try:
         await udp_exchange(target, [semtech.pull_data(target.gateway_eui)])
     except _FAILURES as err:
         raise ProbeFailure(f"could not announce the gateway: {_describe(err)}") from err
+
+
+async def check_gateway_connected(target: Target, client: httpx.AsyncClient) -> str:
+    """Announce the gateway, then require the UDP connected-gateways gauge >= 1 (no API key)."""
+    await announce(target)
     auth = None if target.metrics_password is None else (METRICS_USER, target.metrics_password)
-    response = await client.get("/metrics", auth=auth)
-    if response.status_code != httpx.codes.OK:
-        raise ProbeFailure(f"GET /metrics answered {response.status_code}, expected 200")
+    raw = await http_get(client, "/metrics", MAX_METRICS_BODY, auth)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProbeFailure("GET /metrics: the body is not UTF-8 text") from None
     series = f'{CONNECTED_METRIC}{{protocol="{CONNECTED_PROTOCOL}"}}'
-    value = metric_value(response.text, CONNECTED_METRIC, {"protocol": CONNECTED_PROTOCOL})
+    value = metric_value(text, CONNECTED_METRIC, {"protocol": CONNECTED_PROTOCOL})
+    if value is not None and _count(value) is None:
+        raise ProbeFailure(f"{series} is {value!r}: not a count of gateways")
     if not value:
         state = "absent" if value is None else "0"
         raise ProbeFailure(
-            f"{series} is {state}: UDP acked but no gateway connected "
-            "(no fallback frequency plan on gs.udp.listeners, or gateway not registered?)"
+            f"{series} is {state}: UDP acked but no gateway connected. The Things Stack "
+            "refuses unregistered gateways (no_gateway_rights): give the probe an API key "
+            "(TTS_API_KEY or --api-key-file) so it registers its own gateway"
         )
     return f"{series} = {value:g}"
 
 
 def _describe(err: BaseException) -> str:
     text = str(err)
-    if isinstance(err, ProbeFailure):
+    if isinstance(err, AnswerError):
         return text
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-async def _poll(
-    name: str,
-    attempt: Callable[[], Awaitable[str]],
-    deadline: float,
-    started: float,
-    backoff: Backoff,
-    on_attempt: Callable[[Attempt], None],
-) -> CheckResult:
-    attempts: list[Attempt] = []
-    delays = backoff.delays()
-    while True:
-        timeout = min(ATTEMPT_TIMEOUT, max(deadline - anyio.current_time(), MIN_ATTEMPT_TIMEOUT))
-        ok, detail = False, f"no answer within {timeout:.2f} s"
-        with anyio.move_on_after(timeout):
-            try:
-                detail, ok = await attempt(), True
-            except _FAILURES as err:
-                detail = _describe(err)
-        now = anyio.current_time()
-        attempts.append(Attempt(name, len(attempts) + 1, ok, detail, round(now - started, 3)))
-        on_attempt(attempts[-1])
-        if ok or now >= deadline:
-            return CheckResult(name, ok, detail, round(now - started, 3), attempts)
-        await anyio.sleep(min(next(delays), deadline - now))
+@dataclass(frozen=True)
+class _Poller:
+    """Polls attempts of one step with backoff until it passes or the deadline passes."""
+
+    started: float
+    backoff: Backoff
+    on_attempt: Callable[[Attempt], None]
+
+    async def __call__(
+        self,
+        name: str,
+        attempt: Callable[[], Awaitable[str]],
+        deadline: float,
+        attempt_timeout: float = ATTEMPT_TIMEOUT,
+    ) -> CheckResult:
+        attempts: list[Attempt] = []
+        delays = self.backoff.delays()
+        while True:
+            budget = max(deadline - anyio.current_time(), MIN_ATTEMPT_TIMEOUT)
+            timeout = min(attempt_timeout, budget)
+            ok, final, detail = False, False, f"no answer within {timeout:.2f} s"
+            with anyio.move_on_after(timeout):
+                try:
+                    detail, ok = await attempt(), True
+                except _FAILURES as err:
+                    detail, final = _describe(err), getattr(err, "final", False)
+            now = anyio.current_time()
+            at = round(now - self.started, 3)
+            attempts.append(Attempt(name, len(attempts) + 1, ok, detail, at))
+            self.on_attempt(attempts[-1])
+            if ok or final or now >= deadline:
+                return CheckResult(name, ok, detail, at, attempts)
+            await anyio.sleep(min(next(delays), deadline - now))
+
+    def not_run(self, name: str, why: str) -> CheckResult:
+        """A step that could not run: one failed attempt that says why."""
+        at = round(anyio.current_time() - self.started, 3)
+        attempt = Attempt(name, 1, False, why, at)
+        self.on_attempt(attempt)
+        return CheckResult(name, False, why, at, [attempt])
+
+
+@dataclass
+class _Registration:
+    """The probe gateway's life in one run: who owns the key, create, remove."""
+
+    client: httpx.AsyncClient
+    target: Target
+    api_key: str
+    owner: registry.Owner | None = None
+    create_sent: bool = False
+    gateway: registry.ProbeGateway | None = None
+
+    async def register(self) -> str:
+        """One attempt at registering; a create whose answer was lost is adopted on retry."""
+        plan, eui = self.target.frequency_plan or "", self.target.gateway_eui
+        if self.owner is None:
+            self.owner = await registry.whoami(self.client, self.api_key)
+        sent_before, self.create_sent = self.create_sent, True
+        self.gateway = await registry.create(
+            self.client, self.api_key, self.owner, eui, plan, ours_if_exists=sent_before
+        )
+        return (
+            f"gateway {self.gateway.gateway_id} (EUI {eui.hex().upper()}, plan {plan}) "
+            f"registered for {self.owner.kind[:-1]} {self.owner.id}"
+        )
+
+    async def connected(self) -> str:
+        """Announce the gateway, then ask the Gateway Server about exactly this gateway."""
+        assert self.gateway is not None  # run only once registered
+        await announce(self.target)
+        return await registry.connection(self.client, self.api_key, self.gateway)
+
+    async def unregister(self) -> str:
+        """Remove the gateway this run registered."""
+        assert self.gateway is not None
+        return await registry.remove(self.client, self.api_key, self.gateway)
 
 
 async def run_checks(
@@ -269,10 +396,13 @@ async def run_checks(
     on_attempt: Callable[[Attempt], None] = lambda _: None,
     checks: Sequence[str] = CHECKS,
 ) -> list[CheckResult]:
-    """Poll the checks concurrently for up to `deadline` seconds; results in CHECKS order.
+    """Poll the checks concurrently for up to `deadline` seconds; results in STEPS order.
 
     Each check makes at least one attempt; the last one starts no later than the deadline
     and gets at least MIN_ATTEMPT_TIMEOUT, so a run ends within deadline + 0.25 s (+ I/O).
+    With an API key, the UDP checks wait for ``register`` (no packet from an unregistered
+    EUI, whose refusal TTS would remember), and ``unregister`` runs afterwards whatever
+    happened, within CLEANUP_DEADLINE more seconds.
     """
     if deadline < 0:
         raise ValueError(f"deadline {deadline} is negative")
@@ -280,21 +410,50 @@ async def run_checks(
     if unknown or not checks:
         raise ValueError(f"unknown or no checks {unknown}: choose from {', '.join(CHECKS)}")
     started = anyio.current_time()
+    end = started + deadline
+    poll = _Poller(started, backoff, on_attempt)
     results: dict[str, CheckResult] = {}
+    udp = [name for name in ("udp-ack", "gateway-connected") if name in checks]
+
     async with http_client(target) as client:
-        probes: dict[str, Callable[[], Awaitable[str]]] = {
+        reg = None
+        if udp and target.api_key is not None:
+            reg = _Registration(client, target, target.api_key)
+        steps: dict[str, Callable[[], Awaitable[str]]] = {
             "healthz": lambda: check_healthz(target, client),
             "udp-ack": lambda: check_udp_ack(target),
-            "gateway-connected": lambda: check_gateway_connected(target, client),
+            "gateway-connected": (
+                reg.connected if reg else lambda: check_gateway_connected(target, client)
+            ),
         }
 
         async def run(name: str) -> None:
-            results[name] = await _poll(
-                name, probes[name], started + deadline, started, backoff, on_attempt
-            )
+            results[name] = await poll(name, steps[name], end)
 
-        async with anyio.create_task_group() as tg:
-            for name in CHECKS:
-                if name in checks:
+        async def run_udp() -> None:
+            if reg is not None:
+                results["register"] = await poll(
+                    "register", reg.register, end, registry.API_TIMEOUT
+                )
+                if reg.gateway is None:
+                    why = "not run: the probe gateway could not be registered"
+                    results.update({name: poll.not_run(name, why) for name in udp})
+                    return
+            async with anyio.create_task_group() as tg:
+                for name in udp:
                     tg.start_soon(run, name)
-    return [results[name] for name in CHECKS if name in checks]
+
+        try:
+            async with anyio.create_task_group() as tg:
+                if "healthz" in checks:
+                    tg.start_soon(run, "healthz")
+                if udp:
+                    tg.start_soon(run_udp)
+        finally:
+            if reg is not None and reg.gateway is not None:
+                with anyio.CancelScope(shield=True):
+                    cleanup_end = anyio.current_time() + CLEANUP_DEADLINE
+                    results["unregister"] = await poll(
+                        "unregister", reg.unregister, cleanup_end, registry.API_TIMEOUT
+                    )
+    return [results[name] for name in STEPS if name in results]

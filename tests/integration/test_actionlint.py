@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, tool_path
+from tests.support.paths import REPO_ROOT, tool_path
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pipelines import bicep
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

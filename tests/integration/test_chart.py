@@ -10,20 +10,10 @@ import pytest
 import yaml
 
 from pipelines import chart, policy
-from tests.conftest import REPO_ROOT, tool_path
+from tests.support.paths import CHART
+from tests.support.render import run
 
 pytestmark = pytest.mark.integration
-
-CHART = REPO_ROOT / "charts" / "thethingsstack"
-
-
-def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a commands-as-data argv with its tool resolved to the pinned binary."""
-    resolved = [str(tool_path(argv[0])), *argv[1:]]
-    result = subprocess.run(resolved, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(argv)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
 
 
 def render(profile: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import image, versions
-from tests.conftest import tool_path
+from tests.support.paths import tool_path
 from tests.unit.test_image import parse_dockerfile
 
 pytestmark = pytest.mark.integration

@@ -17,51 +17,30 @@ of ttn-lw-stack used by test_smoke_probes.py), with only hosts, ports and deadli
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from pipelines import chart, kube, policy
-from pipelines.versions import KUBE_VERSION
-from tests.conftest import REPO_ROOT
-from tests.integration.test_chart import CHART, run
-from tests.integration.test_smoke_probes import LOOPBACK, standin
+from tests.support.paths import CHART, REPO_ROOT
+from tests.support.render import (
+    KUBECONFIG,
+    as_template,
+    install_argv,
+    objects,
+    run,
+    smoke_pod,
+)
+from tests.support.standin import LOOPBACK, STANDIN_API_KEY, standin
 
 pytestmark = pytest.mark.integration
 
 DIGEST = "sha256:" + "ab" * 32
-KUBECONFIG = "/nonexistent/kubeconfig"  # never read: no command here reaches a cluster
-
-
-def install_argv(tag: str = "3.32.0", deadline: int = 120) -> list[str]:
-    argv = kube.helm_install_kind_argv(
-        CHART, KUBECONFIG, "tts-ci/thethingsstack", tag, "tts-ci/smoke:local", 600
-    )
-    return [*argv, "--set", f"tests.smoke.deadlineSeconds={deadline}"]
 
 
 def deploy_argv() -> list[str]:
     ref = kube.parse_image_ref(f"tts.azurecr.io/thethingsstack:3.32.0@{DIGEST}")
     return kube.helm_deploy_argv(CHART, KUBECONFIG, ref, [], 600, "tts-aks")
-
-
-def as_template(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-    """`helm template` with the arguments of an `helm upgrade --install` argv."""
-    assert argv[:3] == ["helm", "upgrade", "--install"]
-    return run(["helm", "template", *argv[3:], "--kube-version", KUBE_VERSION], check=check)
-
-
-def objects(argv: list[str]) -> list[dict[str, Any]]:
-    return [o for o in yaml.safe_load_all(as_template(argv).stdout) if o]
-
-
-def smoke_pod(rendered: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(
-        o
-        for o in rendered
-        if o["kind"] == "Pod" and o["metadata"]["name"] == "tts-thethingsstack-test-smoke"
-    )
 
 
 def validate(text: str, tmp_path: Path) -> None:
@@ -149,18 +128,25 @@ def test_smoke_network_policy_lets_the_probe_send_udp_to_the_server() -> None:
     assert udp_rules, "no NetworkPolicy lets the smoke pod reach the server on UDP 1700"
 
 
-def test_rendered_smoke_command_passes_against_the_tts_standin() -> None:
-    rendered = objects(install_argv(deadline=10))
-    pod = smoke_pod(rendered)
+def test_rendered_smoke_command_passes_against_the_tts_standin(tmp_path: Path) -> None:
+    """The probe container's argv, run as is against the model with only hosts, ports and
+    the key file's mount swapped; tests/realserver runs the init container for real too."""
+    pod = smoke_pod(objects(install_argv(deadline=10)))
     [container] = pod["spec"]["containers"]
     args = list(container["args"])
-    with standin("--fallback-frequency-plan", "EU_863_870") as server:
-        # Cluster DNS names and Service ports do not exist here: point them at the stand-in.
+    [mount] = container["volumeMounts"]
+    key_file = args[args.index("--api-key-file") + 1]
+    assert key_file.startswith(mount["mountPath"] + "/")
+    local_key = tmp_path / Path(key_file).name
+    local_key.write_text(f'{{"id": "X", "key": "{STANDIN_API_KEY}"}}')
+    with standin() as server:
+        # Cluster DNS names, Service ports and the emptyDir do not exist here.
         swaps = {
             "--host": LOOPBACK,
             "--udp-host": LOOPBACK,
             "--http-port": str(server.http_port),
             "--udp-port": str(server.udp_port),
+            "--api-key-file": str(local_key),
         }
         for flag, value in swaps.items():
             args[args.index(flag) + 1] = value
@@ -170,8 +156,41 @@ def test_rendered_smoke_command_passes_against_the_tts_standin() -> None:
         )
     print(result.stdout, result.stderr)
     assert args[args.index("--deadline") + 1] == "10"
+    assert args[args.index("--frequency-plan") + 1] == "EU_863_870_TTN"
     assert result.returncode == 0
-    assert "3 of 3 checks passed" in result.stdout
+    assert "5 of 5 checks passed" in result.stdout
+
+
+def test_the_probe_key_is_made_in_the_pod_and_shared_through_memory_only() -> None:
+    pod = smoke_pod(objects(install_argv()))
+    [init] = pod["spec"]["initContainers"]
+    [probe] = pod["spec"]["containers"]
+    [volume] = pod["spec"]["volumes"]
+    assert volume["emptyDir"]["medium"] == "Memory"
+    assert init["image"] == "tts-ci/thethingsstack:3.32.0"
+    script = init["command"][-1]
+    assert "is-db create-admin-user" in script
+    assert "is-db create-user-api-key" in script
+    # TTS logs the key at INFO: the init container logs at warn.
+    env = {e["name"]: e.get("value") for e in init["env"]}
+    assert env["TTN_LW_LOG_LEVEL"] == "warn"
+    assert probe["volumeMounts"][0]["readOnly"] is True
+    assert not any("TTS_API_KEY" in str(e) for e in probe.get("env", []))
+
+
+def test_without_register_gateway_there_is_no_key_and_no_database_access() -> None:
+    rendered = objects([*install_argv(), "--set", "tests.smoke.registerGateway=false"])
+    pod = smoke_pod(rendered)
+    assert "initContainers" not in pod["spec"]
+    assert "--api-key-file" not in pod["spec"]["containers"][0]["args"]
+    text = yaml.safe_dump_all(rendered)
+    assert "tts-ci/probe: smoke" in text  # the smoke policy is still there …
+    postgres_policy = next(
+        o for o in rendered
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"].endswith("-postgresql")
+    )  # fmt: skip
+    peers = postgres_policy["spec"]["ingress"][0]["from"]
+    assert all("tts-ci/probe" not in p["podSelector"]["matchLabels"] for p in peers)
 
 
 def test_a_numeric_looking_tag_stays_a_string() -> None:

@@ -1,130 +1,201 @@
-"""The smoke probes against tts_standin, a protocol model of ttn-lw-stack (see its docstring:
-the real binary cannot be built here). Loopback only, OS-chosen free ports."""
+"""The smoke probes against tests/support/tts_standin.py, the protocol model of ttn-lw-stack
+v3.32 for machines without the real binary (tests/realserver/ runs them against the real one).
+Loopback only, OS-chosen free ports."""
 
 import dataclasses
 import json
-import select
+import os
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
 
-from pipelines.smoke import Target, run_checks, semtech
+from pipelines.smoke import CheckResult, Target, run_checks, semtech
+from pipelines.smoke.probes import DEFAULT_GATEWAY_EUI
+from pipelines.smoke.registry import API_KEY_ENV
+from tests.support.standin import LOOPBACK, STANDIN_API_KEY, Standin, standin
+from tests.support.standin import smoke_cli as _smoke_cli
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-LOOPBACK = "127.0.0.1"
+PLAN = "EU_863_870_TTN"
+REGISTERED_EUI = "0011223344556677"
 
 
-@dataclass(frozen=True)
-class Standin:
-    http_port: int
-    udp_port: int
-    proc: "subprocess.Popen[str]"
-
-    def target(self) -> Target:
-        return Target(host=LOOPBACK, http_port=self.http_port, udp_port=self.udp_port)
-
-    def metrics(self) -> str:
-        return httpx.get(f"http://{LOOPBACK}:{self.http_port}/metrics").text
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+def smoke_cli(
+    server: Standin, *args: str, api_key: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI against the model; the key only through the environment, as in the chart."""
+    env = {k: v for k, v in os.environ.items() if k != API_KEY_ENV}
+    if api_key is not None:
+        env[API_KEY_ENV] = api_key
+    return _smoke_cli(server.http_port, server.udp_port, *args, env=env)
 
 
-@contextmanager
-def standin(*args: str) -> Iterator[Standin]:
-    """Start tests/integration/tts_standin.py; always stopped afterwards."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.tts_standin", *args],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        line = proc.stdout.readline() if ready else ""
-        assert line.startswith("READY "), f"stand-in did not start: {line!r}"
-        ports = dict(field.split("=") for field in line.split()[1:])
-        yield Standin(int(ports["http"]), int(ports["udp"]), proc)
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-        proc.wait(timeout=10)
-
-
-def smoke_cli(server: Standin, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.smoke",
-            "--host",
-            LOOPBACK,
-            "--http-port",
-            str(server.http_port),
-            "--udp-port",
-            str(server.udp_port),
-            *args,
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def names(results: list[CheckResult]) -> list[tuple[str, bool]]:
+    return [(r.name, r.ok) for r in results]
 
 
 @pytest.mark.anyio
-async def test_all_probes_pass_against_a_healthy_stack() -> None:
-    with standin("--fallback-frequency-plan", "EU_863_870") as server:
-        results = await run_checks(server.target(), deadline=10)
-    assert [(r.name, r.ok) for r in results] == [
+async def test_with_an_api_key_the_probe_registers_checks_and_removes_its_gateway() -> None:
+    with standin() as server:
+        target = server.target(api_key=STANDIN_API_KEY, frequency_plan=PLAN)
+        eui = target.gateway_eui.hex()
+        results = await run_checks(target, deadline=10)
+        async with httpx.AsyncClient() as client:
+            after = await client.get(
+                f"http://{LOOPBACK}:{server.http_port}/api/v3/gs/gateways/eui-{eui}"
+                "/connection/stats",
+                headers={"Authorization": f"Bearer {STANDIN_API_KEY}"},
+            )
+    assert names(results) == [
         ("healthz", True),
+        ("register", True),
         ("udp-ack", True),
         ("gateway-connected", True),
+        ("unregister", True),
     ]
+    assert f"gateway eui-{eui} (EUI {eui.upper()}, plan {PLAN}) registered" in results[1].detail
+    assert results[3].detail.startswith(f"gateway eui-{eui} connected over udp since ")
+    assert results[4].detail == f"gateway eui-{eui} purged"
+    assert after.status_code == 404  # gone after the run
+
+
+@pytest.mark.anyio
+async def test_without_a_key_an_unregistered_gateway_is_acked_but_never_connects() -> None:
+    # The real v3.32 behaviour: acks first, then refuses the unknown gateway.
+    with standin() as server:
+        results = await run_checks(server.target(), deadline=2)
+        metrics = server.metrics()
+        cli = smoke_cli(server, "--deadline", "1")
+    healthz, ack, connected = results
+    assert healthz.ok
+    assert ack.ok
+    assert not connected.ok
+    assert 'ttn_lw_gs_connected_gateways{protocol="udp"} is absent' in connected.detail
+    assert "refuses unregistered gateways" in connected.detail
+    assert "TTS_API_KEY or --api-key-file" in connected.detail
+    assert len(connected.attempts) > 1
+    # The naive signal moved although nothing connected.
+    assert 'ttn_lw_gs_io_udp_message_forwarded_total{type="PullData"}' in metrics
+    assert cli.returncode == 1
+    assert "PASS  udp-ack" in cli.stdout
+    assert "FAIL  gateway-connected" in cli.stdout
+    assert cli.stdout.splitlines()[-1].endswith("failed: gateway-connected")
+
+
+@pytest.mark.anyio
+async def test_without_a_key_a_gateway_registered_beforehand_raises_the_gauge() -> None:
+    with standin("--registered", REGISTERED_EUI) as server:
+        target = server.target(gateway_eui=bytes.fromhex(REGISTERED_EUI))
+        results = await run_checks(target, deadline=10)
+    assert names(results) == [("healthz", True), ("udp-ack", True), ("gateway-connected", True)]
     assert results[2].detail == 'ttn_lw_gs_connected_gateways{protocol="udp"} = 1'
 
 
-def test_cli_passes_with_json_report() -> None:
-    with standin("--fallback-frequency-plan", "EU_863_870") as server:
+def test_cli_with_a_key_passes_with_json_report() -> None:
+    with standin() as server:
         result = smoke_cli(
-            server, "--deadline", "10", "--json", "--gateway-eui", "0011223344556677"
-        )
+            server, "--deadline", "10", "--json", "--frequency-plan", PLAN,
+            api_key=STANDIN_API_KEY,
+        )  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True
-    assert report["target"]["gateway_eui"] == "0011223344556677"
-    assert [c["name"] for c in report["checks"]] == ["healthz", "udp-ack", "gateway-connected"]
+    eui = report["target"]["gateway_eui"]
+    assert eui.startswith("AA555A")
+    assert eui != DEFAULT_GATEWAY_EUI  # a fresh EUI per run
+    assert report["target"]["registers_gateway"] is True
+    steps = ["healthz", "register", "udp-ack", "gateway-connected", "unregister"]
+    assert [c["name"] for c in report["checks"]] == steps
     assert all(c["ok"] and c["attempts"][-1]["ok"] for c in report["checks"])
     # Not a TTY: one plain progress line per attempt on stderr.
     attempts = sum(len(c["attempts"]) for c in report["checks"])
     assert len(result.stderr.splitlines()) == attempts
     assert "\r" not in result.stderr
+    assert STANDIN_API_KEY not in result.stdout + result.stderr
+
+
+def test_cli_key_file_takes_the_json_of_create_user_api_key(tmp_path: Path) -> None:
+    key_file = tmp_path / "api-key.json"
+    key_file.write_text(json.dumps({"id": "ABC", "key": STANDIN_API_KEY, "name": "smoke"}))
+    with standin() as server:
+        result = smoke_cli(
+            server, "--deadline", "10", "--api-key-file", str(key_file), "--frequency-plan", PLAN
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 of 5 checks passed" in result.stdout
+
+
+def test_a_refused_key_fails_register_at_once_and_sends_no_packet() -> None:
+    with standin() as server:
+        started = time.monotonic()
+        result = smoke_cli(
+            server,
+            "--deadline",
+            "20",
+            "--frequency-plan",
+            PLAN,
+            api_key="NNSXS.WRONG.WRONGWRONGWRONG",
+        )
+        took = time.monotonic() - started
+        metrics = server.metrics()
+    assert result.returncode == 1
+    assert "FAIL  register" in result.stdout
+    assert "answered 401" in result.stdout
+    assert "the API key is not valid for this Things Stack" in result.stdout
+    assert "not run: the probe gateway could not be registered" in result.stdout
+    assert "unregister" not in result.stdout  # nothing was registered, nothing to remove
+    assert took < 10  # a 401 is final: no retrying until the deadline
+    assert "ttn_lw_gs_io_udp_message_received_total 0" in metrics
+
+
+def test_an_existing_gateway_is_never_taken_over() -> None:
+    with standin("--registered", REGISTERED_EUI) as server:
+        result = smoke_cli(
+            server, "--deadline", "5", "--frequency-plan", PLAN, "--gateway-eui", REGISTERED_EUI,
+            api_key=STANDIN_API_KEY,
+        )  # fmt: skip
+        api = f"http://{LOOPBACK}:{server.http_port}/api/v3"
+        auth = {"Authorization": f"Bearer {STANDIN_API_KEY}"}
+        still_there = httpx.get(f"{api}/gateways/eui-{REGISTERED_EUI}", headers=auth)
+        stats = httpx.get(f"{api}/gs/gateways/eui-{REGISTERED_EUI}/connection/stats", headers=auth)
+    assert result.returncode == 1
+    assert f"gateway eui-{REGISTERED_EUI} (or its EUI) already exists" in result.stdout
+    # Not deleted, and no packet was sent in its name (so it did not connect either).
+    assert still_there.status_code == 200
+    assert stats.status_code == 404
+    assert "not_connected" in stats.text
+
+
+@pytest.mark.anyio
+async def test_the_gateway_is_removed_when_a_check_fails() -> None:
+    with standin() as server:
+        # UDP goes nowhere (port 9 on 127.0.0.2 is closed): the UDP checks fail.
+        target = server.target(api_key=STANDIN_API_KEY, frequency_plan=PLAN, udp_host="127.0.0.2")
+        results = await run_checks(target, deadline=2)
+    assert names(results) == [
+        ("healthz", True),
+        ("register", True),
+        ("udp-ack", False),
+        ("gateway-connected", False),
+        ("unregister", True),
+    ]
 
 
 @pytest.mark.anyio
 async def test_stopped_stack_fails_every_check_within_the_deadline() -> None:
-    with standin("--fallback-frequency-plan", "EU_863_870") as server:
+    with standin() as server:
         server.stop()
         deadline = 2.0
         started = time.monotonic()
         results = await run_checks(server.target(), deadline=deadline)
         took = time.monotonic() - started
     assert took <= deadline + 1
-    assert [(r.name, r.ok) for r in results] == [
+    assert names(results) == [
         ("healthz", False),
         ("udp-ack", False),
         ("gateway-connected", False),
@@ -135,7 +206,7 @@ async def test_stopped_stack_fails_every_check_within_the_deadline() -> None:
 
 
 def test_cli_against_stopped_stack_names_the_failing_checks() -> None:
-    with standin("--fallback-frequency-plan", "EU_863_870") as server:
+    with standin() as server:
         server.stop()
         result = smoke_cli(server, "--deadline", "1.5")
         as_json = smoke_cli(server, "--deadline", "1.5", "--json")
@@ -149,27 +220,6 @@ def test_cli_against_stopped_stack_names_the_failing_checks() -> None:
     report = json.loads(as_json.stdout)
     assert report["ok"] is False
     assert all(c["elapsed"] <= 1.5 + 1 for c in report["checks"])
-
-
-@pytest.mark.anyio
-async def test_without_fallback_frequency_plan_acks_pass_but_connect_fails() -> None:
-    # The case an echo test misses: TTS acks, then fails to connect the gateway.
-    with standin() as server:
-        results = await run_checks(server.target(), deadline=2)
-        metrics = server.metrics()
-        cli = smoke_cli(server, "--deadline", "1")
-    healthz, ack, connected = results
-    assert healthz.ok
-    assert ack.ok
-    assert not connected.ok
-    assert 'ttn_lw_gs_connected_gateways{protocol="udp"} is absent' in connected.detail
-    assert len(connected.attempts) > 1
-    # The naive signal moved although nothing connected.
-    assert 'ttn_lw_gs_io_udp_message_forwarded_total{type="PullData"}' in metrics
-    assert cli.returncode == 1
-    assert "PASS  udp-ack" in cli.stdout
-    assert "FAIL  gateway-connected" in cli.stdout
-    assert cli.stdout.splitlines()[-1].endswith("failed: gateway-connected")
 
 
 @pytest.fixture(scope="module")
@@ -196,11 +246,12 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_https_with_ca_bundle_or_insecure(tls_files: dict[str, Path]) -> None:
     tls = ["--tls-cert", str(tls_files["cert"]), "--tls-key", str(tls_files["key"])]
-    with standin("--fallback-frequency-plan", "EU_863_870", *tls) as server:
+    with standin("--registered", REGISTERED_EUI, *tls) as server:
+        eui = ["--gateway-eui", REGISTERED_EUI]
         trusted = smoke_cli(
-            server, "--https", "--ca-bundle", str(tls_files["ca"]), "--deadline", "5"
+            server, "--https", "--ca-bundle", str(tls_files["ca"]), "--deadline", "5", *eui
         )
-        insecure = smoke_cli(server, "--https", "--insecure", "--deadline", "5")
+        insecure = smoke_cli(server, "--https", "--insecure", "--deadline", "5", *eui)
         unverified = smoke_cli(server, "--https", "--deadline", "1", "--json")
     assert trusted.returncode == 0, trusted.stdout
     assert f"https://127.0.0.1:{server.http_port}/healthz answered 200" in trusted.stdout
@@ -237,7 +288,7 @@ async def test_reply_with_wrong_token_is_not_accepted() -> None:
 @pytest.mark.anyio
 async def test_udp_host_and_check_selection() -> None:
     """Gateways may reach another address (a UDP load balancer) than HTTP (an ingress)."""
-    with standin("--fallback-frequency-plan", "EU_863_870") as server:
+    with standin() as server:
         # Nothing listens on 127.0.0.2 (the stand-in binds 127.0.0.1 only).
         elsewhere = dataclasses.replace(server.target(), host="127.0.0.2")
         routed = dataclasses.replace(elsewhere, udp_host=LOOPBACK)

@@ -19,7 +19,7 @@ import pytest
 
 from pipelines import bicep
 from pipelines.versions import BICEP_VERSION
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 BICEP_DIR = REPO_ROOT / "bicep"
 BICEP_FILES = sorted(BICEP_DIR.rglob("*.bicep"))

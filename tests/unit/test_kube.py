@@ -7,7 +7,6 @@ import pytest
 import yaml
 
 from pipelines import chart, kube
-from pipelines.smoke.__main__ import _parser as smoke_parser
 from pipelines.versions import KIND_NODE_IMAGE, KUBE_VERSION
 
 CHART = Path("charts/thethingsstack")
@@ -428,23 +427,3 @@ def test_parse_image_ref(ref: str, expected: tuple[str, str | None, str | None])
 def test_parse_image_ref_rejects(ref: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         kube.parse_image_ref(ref)
-
-
-def test_public_smoke_argv_is_accepted_by_the_smoke_cli() -> None:
-    argv = kube.public_smoke_argv("tts.contoso.net", "20.1.2.3")
-    assert argv[:3] == ["python", "-m", "pipelines.smoke"]
-    args = smoke_parser().parse_args(argv[3:])
-    assert (args.host, args.udp_host, args.https, args.http_port) == (
-        "tts.contoso.net", "20.1.2.3", True, 443,
-    )  # fmt: skip
-    assert args.checks == ("healthz", "udp-ack")
-    assert smoke_parser().parse_args(kube.public_smoke_argv("tts.contoso.net")[3:]).checks == (
-        "healthz",
-    )
-
-
-def test_public_smoke_argv_rejects_bad_hosts() -> None:
-    with pytest.raises(ValueError, match="is not a DNS name"):
-        kube.public_smoke_argv("https://tts.contoso.net")
-    with pytest.raises(ValueError, match="is not a DNS name"):
-        kube.public_smoke_argv("tts.contoso.net", "1.2.3.4:1700")

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from pipelines import chart, policy
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 def good_deployment(name: str = "app") -> dict[str, Any]:

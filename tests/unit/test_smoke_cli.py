@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.smoke import probes
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
 
 
 def smoke(*args: str) -> subprocess.CompletedProcess[str]:
@@ -51,6 +50,19 @@ def smoke(*args: str) -> subprocess.CompletedProcess[str]:
             ["--udp-host", "no-such-host.invalid"],
             "cannot resolve --udp-host 'no-such-host.invalid'",
         ),
+        (
+            ["--https", "--ca-bundle", __file__],
+            f"--ca-bundle {__file__} holds no PEM certificate: pass the CA as PEM",
+        ),
+        (
+            ["--api-key-file", __file__],
+            f"--api-key-file {__file__} holds no API key",
+        ),
+        (
+            ["--api-key-file", "/no/such/key"],
+            "--api-key-file /no/such/key: No such file or directory",
+        ),
+        (["--frequency-plan", "EU 868"], "'EU 868' is not a frequency plan ID"),
     ],
 )
 def test_bad_usage_exits_2_with_one_line(args: list[str], message: str) -> None:
@@ -64,6 +76,15 @@ def test_bad_usage_exits_2_with_one_line(args: list[str], message: str) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_an_api_key_without_a_frequency_plan_is_bad_usage(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("NNSXS.ABCDEFGHIJKLMNOP.QRSTUVWXYZ234567\n")
+    result = smoke("--api-key-file", str(key))
+    assert result.returncode == 2
+    assert "needs --frequency-plan" in result.stderr
+    assert "NNSXS" not in result.stderr  # the key is never echoed
+
+
 def test_help_names_the_contract_flags() -> None:
     result = smoke("--help")
     assert result.returncode == 0
@@ -71,6 +92,9 @@ def test_help_names_the_contract_flags() -> None:
         assert flag in result.stdout
     assert "--ca-bundle" in result.stdout
     assert "--insecure" in result.stdout
+    assert "--api-key-file" in result.stdout
+    assert "TTS_API_KEY" in result.stdout
+    assert "--frequency-plan" in result.stdout
 
 
 EXPOSITION = """\

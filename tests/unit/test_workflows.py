@@ -27,8 +27,8 @@ import yaml
 
 from pipelines import bicep
 from pipelines.dagger_names import cli_name
-from tests.conftest import REPO_ROOT, tool_path
 from tests.dagger_module import functions
+from tests.support.paths import REPO_ROOT, tool_path
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 REQUIRE_ENV = REPO_ROOT / "scripts" / "require-env"

@@ -39,6 +39,8 @@ env:
     - --logout-redirect-uri={{ $url }}/console
     - --logout-redirect-uri=/console
   {{- include "tts.env" . | nindent 2 }}
+    # create-oauth-client logs the client secret at INFO ("Updated OAuth client" secret=…).
+    - {name: TTN_LW_LOG_LEVEL, value: warn}
   securityContext:
     {{- toYaml $v.securityContext | nindent 4 }}
   resources:

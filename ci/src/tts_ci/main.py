@@ -18,9 +18,21 @@ import dagger
 import yaml
 from dagger import DefaultPath, Doc, Ignore, ReturnType, dag, function, object_type
 
-from pipelines import acr, aks, azure_auth, bicep, chart, kube, policy, releases, versions
+from pipelines import (
+    acr,
+    aks,
+    azure_auth,
+    bicep,
+    chart,
+    kube,
+    policy,
+    public_smoke,
+    releases,
+    versions,
+)
 from pipelines import image as tts_image
 from pipelines import scan as trivy
+from pipelines.smoke.registry import API_KEY_ENV
 
 from .azure import AzureLogin
 from .containers import (
@@ -407,8 +419,16 @@ class TtsCi:
         ] = None,
         context: Annotated[str, Doc("Context of --kubeconfig to deploy to")] = "",
         udp_host: Annotated[
-            str, Doc("Public UDP address of the gateway server, to probe UDP 1700 from outside")
+            str,
+            Doc("UDP address to probe instead of the UDP Service's load balancer (read live)"),
         ] = "",
+        smoke_api_key: Annotated[
+            dagger.Secret | None,
+            Doc(
+                "TTS API key (all rights on a user, e.g. env://TTS_SMOKE_API_KEY): the smoke "
+                "then registers a probe gateway and proves it connects; skipped without"
+            ),
+        ] = None,
         rollout_seconds: Annotated[int, Doc("Seconds helm waits for the rollout")] = 600,
     ) -> str:
         """helm upgrade --install --atomic to AKS, then smoke-probe; roll back on failure."""
@@ -426,7 +446,11 @@ class TtsCi:
         )
         values_text = await (values.contents() if values else self.source.file(
             str(CHART_DIR / "values-aks.yaml")).contents())  # fmt: skip
-        smoke = kube.public_smoke_argv(chart.public_host(values_text), udp_host)
+        host = chart.public_host(values_text)
+        gateway_plan = public_smoke.frequency_plan(values_text)
+        # GitHub passes an unset secret as "": that is no key, not a bad one.
+        has_key = smoke_api_key is not None and bool((await smoke_api_key.plaintext()).strip())
+        public_smoke.plan(host, udp_host or None, has_key, gateway_plan)  # bad hosts fail here
         if kubeconfig is not None:
             config_text = await kubeconfig.plaintext()
             kube.check_kube_context(config_text, context)
@@ -446,8 +470,17 @@ class TtsCi:
         )
         _, log = await run_steps(helm, [upgrade], "helm upgrade --atomic")
         try:
-            _, probed = await run_steps(helm, [smoke], "post-deploy smoke")
-        except StepFailed as failure:
+            if not udp_host:  # the UDP load balancer's address, read from the live Service
+                status = public_smoke.helm_status_argv("/run/kubeconfig", context)
+                status_json = await helm.with_(fresh).with_exec(status).stdout()
+                udp_host = public_smoke.load_balancer_address(status_json) or ""
+            smoke = public_smoke.plan(host, udp_host or None, has_key, gateway_plan)
+            prober = helm
+            if has_key and smoke_api_key is not None:
+                prober = helm.with_secret_variable(API_KEY_ENV, smoke_api_key)
+            _, probed = await run_steps(prober, [smoke.argv], "post-deploy smoke")
+            probed = "\n".join(["post-deploy smoke:", *smoke.notes, probed])
+        except (StepFailed, ValueError, dagger.ExecError) as failure:
             # Tolerated: after a first install there is no previous revision to go back to.
             rollback = kube.helm_rollback_argv("/run/kubeconfig", None, context)
             rolled = await helm.with_exec(rollback, expect=ReturnType.ANY).combined_output()

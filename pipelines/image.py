@@ -125,6 +125,38 @@ def check_release_version(version: str) -> str:
     )
 
 
+_GO_DIRECTIVE = re.compile(r"^go[ \t]+([0-9]+)\.([0-9]+)(?:\.([0-9]+))?[ \t]*(?://.*)?$", re.M)
+_TOOLCHAIN_DIRECTIVE = re.compile(
+    r"^toolchain[ \t]+go([0-9]+)\.([0-9]+)\.([0-9]+)[ \t]*(?://.*)?$", re.M
+)
+
+
+def _image_go_version(go_image: str) -> tuple[int, int, int]:
+    """(1, 23, 12) of "golang:1.23.12-bookworm"."""
+    match = re.search(r":([0-9]+)\.([0-9]+)\.([0-9]+)", go_image)
+    if match is None:
+        raise ValueError(f"Go image {go_image!r} has no X.Y.Z tag: pin a full Go version")
+    major, minor, patch = (int(n) for n in match.groups())
+    return major, minor, patch
+
+
+def go_toolchain(go_mod: str, go_image: str) -> str:
+    """GOTOOLCHAIN for building a release whose go.mod is `go_mod` in `go_image`.
+
+    "local" when the image's Go satisfies the go.mod (`toolchain`, else `go` line); else
+    the exact toolchain the release asks for (e.g. "go1.24.3"), which the go command
+    fetches from the Go module proxy and verifies against the checksum database. So a
+    newer release builds with the toolchain it names instead of failing late.
+    """
+    found = _TOOLCHAIN_DIRECTIVE.search(go_mod) or _GO_DIRECTIVE.search(go_mod)
+    if found is None:
+        raise ValueError("the release's go.mod has no `go` line: is this a lorawan-stack tree?")
+    major, minor, patch = (int(n or 0) for n in found.groups())
+    if (major, minor, patch) <= _image_go_version(go_image):
+        return "local"
+    return f"go{major}.{minor}.{patch}"
+
+
 def release_tag(version: str) -> str:
     """The upstream git tag of a release: "3.32.0" -> "v3.32.0"."""
     return f"v{check_release_version(version)}"

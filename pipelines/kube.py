@@ -242,18 +242,17 @@ def reachable_kubeconfig(
 # --- kubectl in the kind node ------------------------------------------------------------
 
 
-def node_kubectl_argv(*args: str, node: str = E2E_NODE, stdin: bool = False) -> list[str]:
+def node_kubectl_argv(*args: str, node: str = E2E_NODE) -> list[str]:
     """kubectl inside the kind node container (through the dind docker), as cluster admin."""
     if not node:
         raise ValueError(f"node container name is empty: pass e.g. {E2E_NODE!r}")
-    interactive = ["-i"] if stdin else []
-    return ["docker", "exec", *interactive, node, "kubectl", "--kubeconfig", NODE_KUBECONFIG, *args]
+    return ["docker", "exec", node, "kubectl", "--kubeconfig", NODE_KUBECONFIG, *args]
 
 
 def namespace_manifest(namespace: str = NAMESPACE, level: str = "restricted") -> str:
     """The release namespace with Pod Security labels, enforced at the cluster's version.
 
-    helm's --create-namespace cannot label; apply this (apply_namespace_argv) first, and the
+    helm's --create-namespace cannot label; apply this (apply_namespace_argvs) first, and the
     API server rejects any chart pod that breaks the level, as AKS would at baseline.
     """
     if level not in ("privileged", "baseline", "restricted"):
@@ -269,9 +268,13 @@ def namespace_manifest(namespace: str = NAMESPACE, level: str = "restricted") ->
     )
 
 
-def apply_namespace_argv(node: str = E2E_NODE) -> list[str]:
-    """`kubectl apply -f -` in the node: feed namespace_manifest() on stdin."""
-    return node_kubectl_argv("apply", "-f", "-", node=node, stdin=True)
+def apply_namespace_argvs(manifest: str | Path, node: str = E2E_NODE) -> list[list[str]]:
+    """Copy the namespace_manifest() file into the node, then `kubectl apply` it there."""
+    inside = f"/tmp/{Path(manifest).name}"  # noqa: S108 - in the node container
+    return [
+        ["docker", "cp", _check_path(manifest, "manifest"), f"{node}:{inside}"],
+        node_kubectl_argv("apply", "-f", inside, node=node),
+    ]
 
 
 def diagnostics_argvs(

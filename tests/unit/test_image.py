@@ -449,3 +449,25 @@ def test_plan_drift_is_caught(
 def test_version_pin_drift_is_caught(dockerfile: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(versions, "RUNTIME_IMAGE", "alpine:3.21.0")
     assert any("ARG defaults" in m for m in dockerfile_mismatches(dockerfile))
+
+
+@pytest.mark.parametrize(
+    ("go_mod", "toolchain"),
+    [
+        ("module x\n\ngo 1.21\n", "local"),  # v3.32.0's line
+        ("module x\n\ngo 1.23.12\n", "local"),
+        ("module x\n\ngo 1.23.13\n", "go1.23.13"),
+        ("module x\n\ngo 1.24\n", "go1.24.0"),
+        ("module x\ngo 1.22.0 // comment\ntoolchain go1.24.3\n", "go1.24.3"),
+        ("module x\ngo 1.22.0\ntoolchain go1.22.5\n", "local"),
+    ],
+)
+def test_a_release_builds_with_the_toolchain_its_go_mod_names(go_mod: str, toolchain: str) -> None:
+    assert image.go_toolchain(go_mod, "golang:1.23.12-bookworm") == toolchain
+
+
+def test_go_toolchain_refuses_what_it_cannot_read() -> None:
+    with pytest.raises(ValueError, match="has no `go` line"):
+        image.go_toolchain("module x\n", "golang:1.23.12-bookworm")
+    with pytest.raises(ValueError, match=r"has no X\.Y\.Z tag"):
+        image.go_toolchain("go 1.21\n", "golang:bookworm")

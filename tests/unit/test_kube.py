@@ -263,10 +263,9 @@ def test_namespace_manifest_enforces_pod_security() -> None:
 
 
 def test_kubectl_runs_in_the_kind_node_as_admin() -> None:
-    assert kube.apply_namespace_argv() == [
-        "docker", "exec", "-i", "tts-e2e-control-plane", "kubectl",
-        "--kubeconfig", "/etc/kubernetes/admin.conf", "apply", "-f", "-",
-    ]  # fmt: skip
+    copy, apply = kube.apply_namespace_argvs("namespace.yaml")
+    assert copy[-1] == "tts-e2e-control-plane:/tmp/namespace.yaml"
+    assert apply[-2:] == ["-f", "/tmp/namespace.yaml"]  # the file docker cp put there
     assert kube.node_kubectl_argv("get", "nodes", node="n1")[:4] == [
         "docker",
         "exec",

@@ -53,6 +53,8 @@ class TtsSource:
     version: str
     commit: str
     date: str
+    # GOTOOLCHAIN: "local" (GO_IMAGE suffices) or the toolchain the release's go.mod names.
+    toolchain: str
 
 
 async def tts_source(version: str, tree: dagger.Directory | None) -> TtsSource:
@@ -69,7 +71,8 @@ async def tts_source(version: str, tree: dagger.Directory | None) -> TtsSource:
         .stdout()
     )
     commit, date = image.parse_commit_info(info)
-    return TtsSource(tree=tree, version=version, commit=commit, date=date)
+    toolchain = image.go_toolchain(await tree.file("go.mod").contents(), versions.GO_IMAGE)
+    return TtsSource(tree, version, commit, date, toolchain)
 
 
 def _with_env(ctr: dagger.Container, env: dict[str, str]) -> dagger.Container:
@@ -86,7 +89,8 @@ def _with_go_caches(ctr: dagger.Container) -> dagger.Container:
 
 def go_binaries(src: TtsSource) -> dagger.Directory:
     """Go stage: modules downloaded from go.mod/go.sum first (cached), then a static build."""
-    go = _with_go_caches(_with_env(dag.container().from_(versions.GO_IMAGE), image.GO_BUILD_ENV))
+    env = {**image.GO_BUILD_ENV, "GOTOOLCHAIN": src.toolchain}
+    go = _with_go_caches(_with_env(dag.container().from_(versions.GO_IMAGE), env))
     go = (
         go.with_workdir("/src")
         .with_directory("/src", src.tree, include=["go.mod", "go.sum"])
@@ -112,7 +116,7 @@ def console_assets(src: TtsSource) -> dagger.Directory:
         .with_mounted_cache(image.YARN_CACHE, dag.cache_volume("tts-yarn"))
     )
     return (
-        _with_go_caches(_with_env(node, image.WEB_BUILD_ENV))
+        _with_go_caches(_with_env(node, {**image.WEB_BUILD_ENV, "GOTOOLCHAIN": src.toolchain}))
         .with_workdir("/src")
         .with_directory("/src", src.tree, exclude=["data/lorawan-devices"])
         .with_exec(["git", "config", "--global", "--add", "safe.directory", "/src"])

@@ -176,6 +176,8 @@ class TtsCi:
             .with_(fresh)  # a fresh vulnerability DB each call
             .with_workdir(WORKDIR)
             .with_file("image.tar", built.as_tarball())
+            # Trivy opens --output with a plain create: the directory must exist.
+            .with_directory("reports", dag.directory())
         )
         ignore = None
         if ignorefile is not None:
@@ -324,11 +326,22 @@ class TtsCi:
             dag.container()
             .from_(versions.DOCKER_DIND_IMAGE)
             .with_env_variable("DOCKER_TLS_CERTDIR", "")
+            # The engine's root filesystem is overlayfs, which cannot be an overlay upper
+            # dir: without a volume dockerd falls back to vfs and kind's node /var breaks.
+            # Private: two concurrent runs must not share one dockerd state.
+            .with_mounted_cache(
+                "/var/lib/docker",
+                dag.cache_volume("tts-e2e-docker"),
+                sharing=dagger.CacheSharingMode.PRIVATE,
+            )
             .with_exposed_port(2375)
             # kind's API server: up only once the cluster exists.
             .with_exposed_port(kube.API_SERVER_PORT, experimental_skip_healthcheck=True)
+            # Through the image's entrypoint: its dind wrapper moves processes out of the
+            # root cgroup, so nested containers get cgroup v2 controllers (kind's kubelet).
             .as_service(
                 args=["dockerd", "--host=tcp://0.0.0.0:2375", "--tls=false"],
+                use_entrypoint=True,
                 insecure_root_capabilities=True,
             )
             .start()
@@ -354,20 +367,23 @@ class TtsCi:
         )
         tts_ref = f"{KIND_IMAGE_REPOSITORY}:{version}"
         try:
+            # A cluster left in the cached dockerd state by a killed run would block create.
+            runner = runner.with_exec(kube.kind_delete_argv(), expect=ReturnType.ANY)
             runner, created = await run_steps(
-                runner,
-                [kube.kind_create_argv("kind.yaml"), kube.kind_kubeconfig_argv()],
-                "kind create cluster",
+                runner, [kube.kind_create_argv("kind.yaml")], "kind create cluster"
             )
-            runner = runner.with_new_file(
-                "kubeconfig", kube.reachable_kubeconfig(await runner.stdout())
-            )
+            # Not logged: the kubeconfig holds the cluster admin's client key.
+            kubeconfig = await runner.with_exec(kube.kind_kubeconfig_argv()).stdout()
+            runner = runner.with_new_file("kubeconfig", kube.reachable_kubeconfig(kubeconfig))
             log = [created]
             try:
                 # Restricted Pod Security on the namespace before anything runs in it.
-                runner = runner.with_exec(
-                    kube.apply_namespace_argv(), stdin=kube.namespace_manifest()
+                runner, applied = await run_steps(
+                    runner.with_new_file("namespace.yaml", kube.namespace_manifest()),
+                    kube.apply_namespace_argvs("namespace.yaml"),
+                    "namespace",
                 )
+                log.append(applied)
                 for archive, ref in [("tts.tar", tts_ref), ("smoke.tar", SMOKE_IMAGE)]:
                     runner, loaded = await load_into_kind(runner, archive, ref)
                     log.append(loaded)

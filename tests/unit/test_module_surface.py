@@ -8,6 +8,7 @@ from typing import Any, cast
 import anyio
 import dagger
 import pytest
+from dagger.mod._exceptions import FunctionError
 
 from tests.dagger_module import Function, TtsCi, functions
 
@@ -101,7 +102,8 @@ def test_bad_input_fails_before_any_work(name: str, bad: dict[str, Any], message
     args.update(bad)
     missing = [a.python_name for a in fn.arguments if a.required and a.python_name not in args]
     assert not missing, f"GOOD lacks {missing}"
-    with pytest.raises(ValueError, match=re.escape(message)):
+    # FunctionError: the SDK prints its message as the error, without a traceback.
+    with pytest.raises(FunctionError, match=re.escape(message)):
         anyio.run(lambda: fn.method(module, **args))
 
 

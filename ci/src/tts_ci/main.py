@@ -8,15 +8,17 @@ any long work: a bad registry name fails in a second, not after a 10-minute buil
 Dagger kebab-cases names and splits digits: `test_e2e` is `dagger call test-e-2-e`.
 """
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import anyio
 import dagger
 import yaml
 from dagger import DefaultPath, Doc, Ignore, ReturnType, dag, function, object_type
+from dagger.mod._exceptions import FunctionError  # the SDK's no-traceback error
 
 from pipelines import (
     acr,
@@ -62,6 +64,28 @@ KIND_IMAGE_REPOSITORY = "tts-ci/thethingsstack"
 SMOKE_IMAGE = "tts-ci/smoke:local"
 
 
+def _one_line_errors(func: F) -> F:
+    """Bad input and failed steps end the call with their message, not a Python traceback.
+
+    The SDK logs a traceback for any other exception; FunctionError is its documented
+    escape hatch for errors whose message says it all (dagger-io 0.21 mod/_module.py).
+    """
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await func(*args, **kwargs)
+        except (ValueError, StepFailed) as err:
+            raise FunctionError(str(err)) from None
+
+    return cast(F, wrapper)
+
+
+def cached(func: F) -> F:
+    """A Dagger function whose results the engine may reuse (pure renders and checks)."""
+    return cast(F, function(_one_line_errors(func)))
+
+
 def uncached(func: F) -> F:
     """A Dagger function never served from the 7-day function cache.
 
@@ -69,7 +93,7 @@ def uncached(func: F) -> F:
     result would report success for work that did not happen again.
     """
     # dagger-io 0.21.11 accepts `cache=` at runtime, but its typing overloads omit it.
-    return function(cache="never")(func)  # type: ignore[call-overload,no-any-return]
+    return function(cache="never")(_one_line_errors(func))  # type: ignore[call-overload,no-any-return]
 
 
 async def load_into_kind(
@@ -125,7 +149,7 @@ class TtsCi:
 
     # ---- image -------------------------------------------------------------------
 
-    @function
+    @cached
     async def build(
         self,
         version: Version = versions.TTS_VERSION,
@@ -275,7 +299,7 @@ class TtsCi:
 
     # ---- chart -------------------------------------------------------------------
 
-    @function
+    @cached
     async def lint_chart(self) -> str:
         """helm lint --strict, render, schema-validate and policy-check every values profile."""
         steps = chart.lint_commands(CHART_DIR)
@@ -295,7 +319,7 @@ class TtsCi:
             lines += [validated, f"{profile}: {len(objects)} objects, policy: 0 violations"]
         return "\n".join(lines)
 
-    @function
+    @cached
     async def template_chart(
         self,
         profile: Annotated[str, Doc("Values profile: default, kind or aks")] = "kind",
@@ -574,7 +598,7 @@ class TtsCi:
             return output
         return bicep.outputs_to_settings(json.loads(output)).render()
 
-    @function
+    @cached
     async def lint_bicep(self) -> str:
         """Run bicep build, bicep lint and build-params over bicep/ (in the azure-cli image)."""
         _, log = await run_steps(self._az(), bicep.lint_commands(), "bicep lint")

@@ -38,7 +38,7 @@ def timed(argv: list[str]) -> float:
 
 
 def image_bytes(export: Path) -> int:
-    """Size of our image as an OCI tarball (dagger call build export)."""
+    """Size of our image as an OCI tarball (dagger call build tarball export)."""
     subprocess.run(
         ["dagger", "call", "build", "export", "--path", str(export)], cwd=REPO_ROOT, check=True
     )

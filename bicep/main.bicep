@@ -175,17 +175,6 @@ param enableManagedRedis bool = false
 ])
 param redisSkuName string = 'Balanced_B1'
 
-@description('Create the nightly ACR Task that rebuilds Dockerfile.tts (off: GitHub Actions nightly is the primary path).')
-param enableAcrNightlyTask bool = false
-
-@description('Git context of the ACR Task, e.g. https://github.com/org/repo.git#main.')
-param acrTaskGitContext string = 'https://github.com/${githubRepository}.git#${githubBranch}'
-
-@description('TTS release the ACR Task builds.')
-@minLength(5)
-@maxLength(20)
-param ttsVersion string = '3.32.0'
-
 @description('Azure Managed Grafana SKU.')
 @allowed([
   'Standard'
@@ -305,10 +294,6 @@ module acr 'modules/acr.bicep' = {
     zoneRedundant: isProd
     kubeletObjectId: aks.outputs.kubeletObjectId
     githubPrincipalId: identities.outputs.githubPrincipalId
-    enableNightlyTask: enableAcrNightlyTask
-    taskGitContext: acrTaskGitContext
-    ttsVersion: ttsVersion
-    taskSchedule: '0 2 * * *'
   }
 }
 

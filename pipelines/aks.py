@@ -2,7 +2,7 @@
 
 `listClusterUserCredential` (ARM REST, documented in the Managed Clusters API) returns the
 cluster's user kubeconfig. On AKS Automatic (always Entra ID + Azure RBAC) its user runs the
-kubelogin exec plugin; pipelines.kube.kubeconfig_with_token swaps that for an Entra token,
+kubelogin exec plugin; kubeconfig_with_token swaps that for an Entra token,
 so the helm container needs neither az nor kubelogin.
 """
 
@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 
+from pipelines import kubeconfig
 from pipelines.azure_auth import ARM_SCOPE
 
 ARM_URL: Final = "https://management.azure.com"
@@ -68,3 +69,40 @@ async def cluster_user_kubeconfig(
     for entry in response.json().get("kubeconfigs", []):
         return base64.b64decode(entry["value"]).decode()
     raise ValueError(f"Azure returned no kubeconfig for {where}")
+
+
+# Application ID of the "Azure Kubernetes Service AAD Server", the same in every tenant:
+# Entra tokens for AKS API servers are issued for it
+# (Azure/kubelogin docs/book/src/concepts/aks.md).
+AKS_AAD_SCOPE: Final = "6dae42f8-4368-4678-94ff-3960e28e3630/.default"
+
+
+def kubeconfig_with_token(kubeconfig_yaml: str, context: str, token: str) -> str:
+    """The kubeconfig with the exec (kubelogin) user of `context` replaced by a bearer token.
+
+    Get the token for AKS_AAD_SCOPE (azure-identity); Entra tokens last about an hour, so
+    fetch it right before helm runs. The result is a secret.
+    """
+    if not token or any(ch.isspace() for ch in token):
+        raise ValueError(
+            f"token for {AKS_AAD_SCOPE} is empty or has whitespace: pass the access token itself"
+        )
+    kubeconfig.check_context(kubeconfig_yaml, context)
+    config = kubeconfig.load(kubeconfig_yaml)
+    ctx = next(c for c in config["contexts"] if c.get("name") == context)
+    user_name = (ctx.get("context") or {}).get("user")
+    users = [u for u in config.get("users") or [] if u.get("name") == user_name]
+    if not users:
+        raise ValueError(
+            f"context {context!r} names user {user_name!r}, missing from the kubeconfig: "
+            "fetch the credentials again"
+        )
+    user = users[0]
+    if "exec" not in (user.get("user") or {}):
+        raise ValueError(
+            f"user {user_name!r} of context {context!r} has no exec (kubelogin) entry: fetch user "
+            "credentials with `az aks get-credentials --format exec` (not --admin)"
+        )
+    user["user"] = {"token": token}
+    config["current-context"] = context
+    return kubeconfig.dump(config)

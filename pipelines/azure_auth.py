@@ -164,6 +164,28 @@ class GitHubFederatedCredential:
         await self.close()
 
 
+def az_account_set_argv(subscription_id: str) -> list[str]:
+    """`az account set`: the subscription the deployment goes to."""
+    return ["az", "account", "set", "--subscription", subscription_id]
+
+
+def az_login_federated_argv(tenant_id: str, client_id: str) -> list[str]:
+    """`az login` as the CI identity with a GitHub OIDC token from $AZURE_FEDERATED_TOKEN.
+
+    The token is expanded by the shell from the environment, so it never appears in argv
+    as the pipeline records it.
+    """
+    return [
+        "sh",
+        "-c",
+        'exec az login --service-principal --username "$1" --tenant "$2" '
+        '--federated-token "$AZURE_FEDERATED_TOKEN" --output none',
+        "az-login",
+        client_id,
+        tenant_id,
+    ]
+
+
 def az_access_token_argv(scope: str, tenant_id: str) -> list[str]:
     """`az account get-access-token` for one scope and tenant, as JSON on stdout."""
     if not scope.endswith("/.default"):

@@ -19,6 +19,8 @@ probe.
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from pipelines import oci
+
 Manifest = Mapping[str, Any]
 
 WORKLOAD_KINDS: Final = frozenset(
@@ -46,16 +48,6 @@ def _name(obj: Manifest) -> str:
     return f"{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}"
 
 
-def image_is_pinned(image: str) -> bool:
-    """True for repo:tag (tag not latest) or repo@sha256:...; a registry port is no tag."""
-    if "@sha256:" in image:
-        return True
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return False
-    return last.rsplit(":", 1)[1] not in ("", "latest")
-
-
 def _container_violations(
     where: str, c: Mapping[str, Any], pod_sc: Mapping[str, Any], probes: bool
 ) -> list[str]:
@@ -71,7 +63,7 @@ def _container_violations(
             if not c.get(probe):
                 out.append(f"{at}: missing {probe}")
     image = str(c.get("image", ""))
-    if not image_is_pinned(image):
+    if not oci.is_pinned(image):
         out.append(f"{at}: image {image!r} is not pinned (use a version tag or digest)")
     return out + _security_violations(at, c, pod_sc)
 

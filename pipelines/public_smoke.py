@@ -14,26 +14,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from pipelines.chart import NAMESPACE, RELEASE_NAME
-from pipelines.kube import check_host, check_timeout, kubeconfig_args
+from pipelines.chart import RELEASE_NAME
+from pipelines.helm import check_timeout
+from pipelines.names import check_host
 
 UDP_SERVICE: Final = f"{RELEASE_NAME}-thethingsstack-udp"
 UDP_PORT: Final = 1700
 # The chart default (values.yaml tts.gatewayServer.fallbackFrequencyPlanId).
 DEFAULT_FREQUENCY_PLAN: Final = "EU_863_870_TTN"
-
-
-def helm_status_argv(kubeconfig: str | Path, context: str = "") -> list[str]:
-    """`helm status` of the release with its live objects, as JSON."""
-    return [
-        "helm", "status", RELEASE_NAME, "--namespace", NAMESPACE,
-        "--show-resources", "--output", "json", *kubeconfig_args(kubeconfig, context),
-    ]  # fmt: skip
 
 
 def load_balancer_address(status_json: str, service: str = UDP_SERVICE) -> str | None:

@@ -22,6 +22,8 @@ from pipelines.versions import TRIVY_VERSION
 TRIVY_IMAGE: Final = f"aquasec/trivy:{TRIVY_VERSION}"
 # Vulnerability DB and layer cache (trivy's default for root): a cache volume in Dagger.
 TRIVY_CACHE_DIR: Final = "/root/.cache/trivy"
+# Where an air-gapped scan finds the DB it is given (trivy.db + metadata.json).
+TRIVY_DB_DIR: Final = f"{TRIVY_CACHE_DIR}/db"
 # Trivy's severities, lowest first.
 SEVERITIES: Final = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 DEFAULT_SEVERITIES: Final = ("HIGH", "CRITICAL")
@@ -55,11 +57,13 @@ def trivy_scan_argv(
     *,
     ignorefile: str | None = None,
     cache_dir: str = TRIVY_CACHE_DIR,
+    offline: bool = False,
 ) -> list[str]:
     """`trivy image` of an image tarball (docker save or OCI layout) into a JSON report.
 
     Vulnerabilities only, every severity, exit code 0 whatever is found: the gate is
-    `summarize`, after the reports are written.
+    `summarize`, after the reports are written. `offline`: an air-gapped scan with the
+    vulnerability DB already in `cache_dir`/db (Trivy's documented air-gap flags).
     """
     argv = [
         "trivy",
@@ -80,6 +84,8 @@ def trivy_scan_argv(
     ]
     if ignorefile is not None:
         argv += ["--ignorefile", ignorefile]
+    if offline:
+        argv += ["--skip-db-update", "--skip-java-db-update", "--offline-scan"]
     return argv
 
 

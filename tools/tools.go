@@ -9,4 +9,5 @@ import (
 	_ "github.com/rhysd/actionlint/cmd/actionlint"
 	_ "github.com/yannh/kubeconform/cmd/kubeconform"
 	_ "helm.sh/helm/v3/cmd/helm"
+	_ "sigs.k8s.io/kind"
 )

@@ -1,6 +1,7 @@
 // Azure Container Registry (Premium) for the TTS image: Entra-only (no admin user, no
-// anonymous pull), AcrPull for the kubelet, AcrPush for the CI identity, and an optional
-// ACR Task that rebuilds Dockerfile.tts nightly (the GitHub Actions nightly is the primary path).
+// anonymous pull), AcrPull for the kubelet, AcrPush for the CI identity. No ACR Task: an
+// image reaches the registry only through `dagger call with-azure publish|nightly`, which
+// scan-gates before it pushes.
 
 @description('Azure region of the registry.')
 param location string
@@ -21,20 +22,6 @@ param kubeletObjectId string
 
 @description('Principal id of the GitHub Actions identity (AcrPush).')
 param githubPrincipalId string
-
-@description('Create the nightly ACR Task (Azure-side alternative to the GitHub Actions nightly).')
-param enableNightlyTask bool
-
-@description('Git context of the ACR Task: https URL of the repository with #branch, e.g. https://github.com/org/repo.git#main.')
-param taskGitContext string
-
-@description('TTS release the ACR Task builds (Dockerfile.tts build argument TTS_VERSION).')
-@minLength(5)
-@maxLength(20)
-param ttsVersion string
-
-@description('Cron schedule (UTC) of the ACR Task.')
-param taskSchedule string
 
 var acrPullRoleId = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
 var acrPushRoleId = '8311e382-0749-4cb8-b61a-304f252e45ec'
@@ -86,51 +73,6 @@ resource githubPush 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     principalId: githubPrincipalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPushRoleId)
-  }
-}
-
-// Tags carry the run id, never "latest" (AKS Automatic safeguards reject untagged/latest).
-resource nightlyTask 'Microsoft.ContainerRegistry/registries/tasks@2019-04-01' = if (enableNightlyTask) {
-  parent: registry
-  name: 'tts-nightly'
-  location: location
-  tags: tags
-  properties: {
-    status: 'Enabled'
-    timeout: 7200
-    platform: {
-      os: 'Linux'
-      architecture: 'amd64'
-    }
-    agentConfiguration: {
-      cpu: 2
-    }
-    step: {
-      type: 'Docker'
-      contextPath: taskGitContext
-      dockerFilePath: 'Dockerfile.tts'
-      imageNames: [
-        'thethingsstack:${ttsVersion}-acr-{{.Run.ID}}'
-      ]
-      isPushEnabled: true
-      noCache: true
-      arguments: [
-        {
-          name: 'TTS_VERSION'
-          value: ttsVersion
-          isSecret: false
-        }
-      ]
-    }
-    trigger: {
-      timerTriggers: [
-        {
-          name: 'nightly'
-          schedule: taskSchedule
-          status: 'Enabled'
-        }
-      ]
-    }
   }
 }
 

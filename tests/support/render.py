@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines import kube
+from pipelines import helm
 from pipelines.versions import KUBE_VERSION
 from tests.support.paths import CHART, tool_path
 
@@ -31,7 +31,7 @@ def run(argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]
 
 def install_argv(tag: str = "3.32.0", deadline: int = 120) -> list[str]:
     """The kind e2e's install argv, smoke pod on, with a given probe deadline."""
-    argv = kube.helm_install_kind_argv(
+    argv = helm.install_kind_argv(
         CHART, KUBECONFIG, "tts-ci/thethingsstack", tag, "tts-ci/smoke:local", 600
     )
     return [*argv, "--set", f"tests.smoke.deadlineSeconds={deadline}"]

@@ -2,7 +2,9 @@
 contain a secret. (The network side runs in tests/integration/test_acr_exchange.py.)"""
 
 import json
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +128,23 @@ def test_bad_cli_tokens_are_refused_without_echoing_them(text: str, error: str) 
     with pytest.raises(ValueError, match=error) as caught:
         azure_auth.credential(TENANT, "", az_tokens={ACR_SCOPE: text})
     assert SECRET not in str(caught.value)
+
+
+def test_federated_login_keeps_the_token_out_of_argv() -> None:
+    argv = azure_auth.az_login_federated_argv("tenant", "client")
+    assert argv[:2] == ["sh", "-c"]
+    assert '"$AZURE_FEDERATED_TOKEN"' in argv[2]
+    assert argv[-2:] == ["client", "tenant"]
+
+
+def test_federated_login_runs_az_with_the_token_from_the_environment(tmp_path: Path) -> None:
+    fake_az = tmp_path / "az"
+    fake_az.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake_az.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "AZURE_FEDERATED_TOKEN": "jwt-value"}
+    argv = azure_auth.az_login_federated_argv("tenant", "client")
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == [
+        "login", "--service-principal", "--username", "client", "--tenant", "tenant",
+        "--federated-token", "jwt-value", "--output", "none",
+    ]  # fmt: skip

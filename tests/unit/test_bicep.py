@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -115,29 +114,6 @@ def test_main_outputs_cover_the_shared_names() -> None:
     assert not missing, f"main.bicep lacks outputs consumed downstream: {sorted(missing)}"
     for name in consumed:
         assert outputs[name]["type"] == "string", name
-
-
-def test_shared_names_are_the_documented_contract() -> None:
-    assert bicep.GITHUB_VARIABLES == {
-        "tenantId": "AZURE_TENANT_ID",
-        "subscriptionId": "AZURE_SUBSCRIPTION_ID",
-        "githubActionsClientId": "AZURE_CLIENT_ID",
-        "resourceGroupName": "AZURE_RESOURCE_GROUP",
-        "acrName": "ACR_NAME",
-        "acrLoginServer": "ACR_LOGIN_SERVER",
-        "aksClusterName": "AKS_CLUSTER_NAME",
-    }
-    assert set(bicep.CHART_VALUE_OUTPUTS) == {
-        "ttsWorkloadClientId",
-        "keyVaultName",
-        "postgresHost",
-        "postgresDatabase",
-        "udpPublicIpName",
-        "resourceGroupName",
-        "acrLoginServer",
-        "blobContainerName",
-        "storageAccountName",
-    }
 
 
 def test_module_calls_match_module_parameters() -> None:
@@ -436,27 +412,3 @@ def test_bad_parameter_line_names_the_line_not_the_value() -> None:
     with pytest.raises(bicep.BicepInputError, match="line 2 is not KEY=VALUE") as err:
         bicep.parse_env_lines("A=1\nsupersecret\n")
     assert "supersecret" not in str(err.value)
-
-
-def test_federated_login_keeps_the_token_out_of_argv() -> None:
-    argv = bicep.az_login_federated_argv("tenant", "client")
-    assert argv[:2] == ["sh", "-c"]
-    assert '"$AZURE_FEDERATED_TOKEN"' in argv[2]
-    assert argv[-2:] == ["client", "tenant"]
-
-
-def test_federated_login_runs_az_with_the_token_from_the_environment(tmp_path: Path) -> None:
-    fake_az = tmp_path / "az"
-    fake_az.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
-    fake_az.chmod(0o755)
-    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "AZURE_FEDERATED_TOKEN": "jwt-value"}
-    argv = bicep.az_login_federated_argv("tenant", "client")
-    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == [
-        "login", "--service-principal", "--username", "client", "--tenant", "tenant",
-        "--federated-token", "jwt-value", "--output", "none",
-    ]  # fmt: skip
-
-
-def test_account_set_names_the_subscription() -> None:
-    assert bicep.az_account_set_argv("sub-1") == ["az", "account", "set", "--subscription", "sub-1"]

@@ -1,7 +1,7 @@
 import pytest
 from dagger.mod._utils import to_camel_case
 
-from pipelines.dagger_names import cli_name, kebab
+from tests.support.dagger_names import cli_name, kebab
 
 
 @pytest.mark.parametrize(

@@ -6,47 +6,66 @@ from pathlib import Path
 from typing import Any, cast
 
 import anyio
-import dagger
 import pytest
 from dagger.mod._exceptions import FunctionError
 
-from tests.dagger_module import Function, TtsCi, functions
+from tests.dagger_module import Azure, Function, TtsCi, TtsImage, functions
 
+# What users and the workflows call, as `Owner.function` (TtsCi's without the owner).
 PRODUCT_FUNCTIONS = {
     "build",
-    "scan",
-    "publish",
+    "test_e2e",
     "lint_chart",
     "template_chart",
-    "test_e2e",
-    "deploy",
-    "nightly",
-    "provision",
+    "with_azure",
     "lint_bicep",
+    "TtsImage.scan",
+    "TtsImage.test_kind",
+    "TtsImage.publish",
+    "TtsImage.tarball",
+    "Azure.publish",
+    "Azure.deploy",
+    "Azure.nightly",
+    "Azure.provision",
 }
 # Publishing, deploying, scanning a moving vulnerability DB and testing must re-run
 # every time: Dagger >= 0.19.4 would otherwise serve a 7-day-old result.
-NEVER_CACHED = {"scan", "publish", "test_e2e", "deploy", "nightly", "provision"}
+NEVER_CACHED = {
+    "test_e2e",
+    "TtsImage.scan",
+    "TtsImage.test_kind",
+    "TtsImage.publish",
+    "Azure.publish",
+    "Azure.deploy",
+    "Azure.nightly",
+    "Azure.provision",
+}
 
 ALL = functions()
-BY_NAME = {f.python_name: f for f in ALL}
+
+
+def key(fn: Function) -> str:
+    return fn.python_name if fn.owner is TtsCi else f"{fn.owner.__name__}.{fn.python_name}"
+
+
+BY_KEY = {key(f): f for f in ALL}
 
 
 def test_every_product_function_is_declared() -> None:
-    assert set(BY_NAME) >= PRODUCT_FUNCTIONS
+    assert set(BY_KEY) >= PRODUCT_FUNCTIONS
 
 
-@pytest.mark.parametrize("fn", ALL, ids=lambda f: f.python_name)
+@pytest.mark.parametrize("fn", ALL, ids=key)
 def test_function_is_documented(fn: Function) -> None:
-    assert fn.doc, f"{fn.python_name} needs a docstring (it is the CLI help)"
+    assert fn.doc, f"{key(fn)} needs a docstring (it is the CLI help)"
     assert "\n" not in fn.doc.strip(), "one-line docstrings: they are the --help summary"
     for arg in fn.arguments:
-        assert arg.doc, f"{fn.python_name}({arg.python_name}) needs Annotated[..., Doc(...)]"
+        assert arg.doc, f"{key(fn)}({arg.python_name}) needs Annotated[..., Doc(...)]"
 
 
 @pytest.mark.parametrize("name", sorted(NEVER_CACHED))
 def test_side_effecting_functions_are_never_cached(name: str) -> None:
-    assert BY_NAME[name].meta.cache == "never"
+    assert BY_KEY[name].meta.cache == "never"
 
 
 class NoEngine:
@@ -56,47 +75,61 @@ class NoEngine:
         raise AssertionError(f"the engine was used ({name}) before the input was checked")
 
 
+def instance(owner: type, **login: Any) -> Any:
+    """An object of the module whose every engine-backed field refuses to be used."""
+    if owner is TtsCi:
+        return cast(Any, TtsCi)(source=NoEngine())
+    if owner is TtsImage:
+        return cast(Any, TtsImage)(
+            container=NoEngine(), version="3.32.0", commit="0" * 40, repo=NoEngine()
+        )
+    fields = {"oidc_request_url": NoEngine(), "oidc_request_token": NoEngine(), **login}
+    return cast(Any, Azure)(tenant_id="t", client_id="c", repo=NoEngine(), **fields)
+
+
 GOOD = {
     "registry": "ttsprodacr",
     "resource_group": "rg-tts",
     "subscription_id": "00000000-0000-0000-0000-000000000001",
     "tenant_id": "00000000-0000-0000-0000-000000000002",
     "client_id": "00000000-0000-0000-0000-000000000003",
-    "oidc_request_url": NoEngine(),
-    "oidc_request_token": NoEngine(),
     "cluster": "tts-aks",
     "image": "ttsprodacr.azurecr.io/thethingsstack@sha256:" + "0" * 64,
+    "address": "registry.example.com/tts:3.32.0",
 }
+NO_LOGIN = {"oidc_request_url": None, "oidc_request_token": None}
 
-# (function, bad arguments, message): each must fail before any engine call (no engine
-# exists here, and `source`/secrets raise if touched), naming the problem and the fix.
-BAD_INPUT = [
-    ("build", {"version": "v3.32.0"}, "drop the leading 'v'"),
-    ("build", {"version": "latest"}, "latest"),
-    ("scan", {"severity": "SEVERE"}, "SEVERE"),
-    ("scan", {"version": "3.32"}, "3.32"),
-    ("publish", {"registry": "tts.azurecr.io"}, "azurecr.io"),
-    ("publish", {"version": "3.32.0-rc1"}, "release"),
-    ("publish", {"oidc_request_url": None, "oidc_request_token": None}, "az login"),
-    ("nightly", {"registry": "ab"}, "5-50"),
-    ("nightly", {"oidc_request_url": None, "oidc_request_token": None}, "ACTIONS_ID_TOKEN"),
-    ("template_chart", {"profile": "prod"}, "unknown chart profile"),
-    ("test_e2e", {"version": "main"}, "main"),
-    ("test_e2e", {"deadline": 5}, "at least 60"),
-    ("deploy", {"image": "ttsprodacr.azurecr.io/thethingsstack:3.32.0"}, "digest"),
-    ("deploy", {"cluster": "tts.hcp.westeurope.azmk8s.io"}, "aksClusterName"),
-    ("deploy", {"oidc_request_url": None, "oidc_request_token": None}, "--azure-config"),
-    ("deploy", {"udp_host": "1.2.3.4:1700"}, "not a DNS name"),
-    ("provision", {"environment": "staging", "parameters": NoEngine()}, "dev, prod"),
-    ("provision", {"resource_group": "rg/bad", "parameters": NoEngine()}, "resource group"),
+# (function, bad arguments, message[, Azure login]): each must fail before any engine call
+# (`source`, containers and secrets raise if touched), naming the problem and the fix.
+BAD_INPUT: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
+    ("build", {"version": "v3.32.0"}, "drop the leading 'v'", {}),
+    ("build", {"version": "latest"}, "latest", {}),
+    ("template_chart", {"profile": "prod"}, "unknown chart profile", {}),
+    ("test_e2e", {"version": "main"}, "main", {}),
+    ("TtsImage.scan", {"severity": "SEVERE"}, "SEVERE", {}),
+    ("TtsImage.test_kind", {"deadline": 5}, "at least 60", {}),
+    ("TtsImage.publish", {"address": "registry.example.com/tts"}, "is not pinned", {}),
+    ("TtsImage.publish", {"username": "u"}, "--username and --password together", {}),
+    ("Azure.publish", {"registry": "tts.azurecr.io"}, "azurecr.io", {}),
+    ("Azure.publish", {"version": "3.32.0-rc1"}, "release", {}),
+    ("Azure.publish", {}, "az login", NO_LOGIN),
+    ("Azure.nightly", {"registry": "ab"}, "5-50", {}),
+    ("Azure.nightly", {}, "ACTIONS_ID_TOKEN", NO_LOGIN),
+    ("Azure.deploy", {"image": "ttsprodacr.azurecr.io/thethingsstack:3.32.0"}, "digest", {}),
+    ("Azure.deploy", {"cluster": "tts.hcp.westeurope.azmk8s.io"}, "aksClusterName", {}),
+    ("Azure.deploy", {}, "--azure-config", NO_LOGIN),
+    ("Azure.deploy", {"udp_host": "1.2.3.4:1700"}, "not a DNS name", {}),
+    ("Azure.provision", {"environment": "staging", "parameters": NoEngine()}, "dev, prod", {}),
+    ("Azure.provision", {"resource_group": "rg/bad", "parameters": NoEngine()}, "group", {}),
 ]
 
 
-@pytest.mark.parametrize(("name", "bad", "message"), BAD_INPUT, ids=lambda v: str(v)[:30])
-def test_bad_input_fails_before_any_work(name: str, bad: dict[str, Any], message: str) -> None:
-    fn = BY_NAME[name]
-    # mypy does not follow the SDK's dataclass_transform through `object_type`.
-    module = cast(Any, TtsCi)(source=cast(dagger.Directory, NoEngine()))
+@pytest.mark.parametrize(("name", "bad", "message", "login"), BAD_INPUT, ids=lambda v: str(v)[:30])
+def test_bad_input_fails_before_any_work(
+    name: str, bad: dict[str, Any], message: str, login: dict[str, Any]
+) -> None:
+    fn = BY_KEY[name]
+    obj = instance(fn.owner, **login)
     accepted = {a.python_name for a in fn.arguments}
     args = {k: v for k, v in GOOD.items() if k in accepted and k not in bad}
     args.update(bad)
@@ -104,17 +137,22 @@ def test_bad_input_fails_before_any_work(name: str, bad: dict[str, Any], message
     assert not missing, f"GOOD lacks {missing}"
     # FunctionError: the SDK prints its message as the error, without a traceback.
     with pytest.raises(FunctionError, match=re.escape(message)):
-        anyio.run(lambda: fn.method(module, **args))
+        anyio.run(lambda: fn.method(obj, **args))
 
 
 def test_every_function_with_input_has_a_bad_input_case() -> None:
-    covered = {name for name, _, _ in BAD_INPUT}
-    with_input = {f.python_name for f in ALL if f.arguments}
+    covered = {name for name, *_ in BAD_INPUT}
+    # with_azure only stores its arguments; its functions check them (Azure.* cases).
+    with_input = {key(f) for f in ALL if f.arguments} - {"with_azure", "from_image"}
     assert with_input <= covered, with_input - covered
 
 
-def test_readme_documents_each_function_once_by_its_cli_name(repo_root: Path) -> None:
+def test_readme_documents_each_function_once_by_its_cli_call(repo_root: Path) -> None:
     readme = (repo_root / "README.md").read_text()
-    rows = re.findall(r"^\| `dagger call ([a-z0-9-]+)` \|", readme, flags=re.M)
-    assert sorted(rows) == sorted(f.cli_name for f in ALL)
+    rows = re.findall(r"^\| `dagger call ([a-z0-9 -]+?)(?: …)?` \|", readme, flags=re.M)
+    documented = {f.cli_name for f in functions(TtsCi)}
+    chained = {"build": TtsImage, "with-azure": Azure}
+    for head, owner in chained.items():
+        documented |= {f"{head} {f.cli_name}" for f in functions(owner)}
+    assert sorted(rows) == sorted(documented)
     assert "dagger call test-e-2-e" in readme

@@ -7,7 +7,7 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
-from pipelines import versions
+from pipelines import oci, versions
 
 
 def test_dagger_engine_matches_sdk(repo_root: Path) -> None:
@@ -42,13 +42,24 @@ def test_go_tools_match_versions(repo_root: Path) -> None:
         ("helm.sh/helm/v3", versions.HELM_VERSION),
         ("github.com/yannh/kubeconform", versions.KUBECONFORM_VERSION),
         ("github.com/rhysd/actionlint", versions.ACTIONLINT_VERSION),
+        ("sigs.k8s.io/kind", versions.KIND_VERSION),
     ]:
         assert re.search(rf"^\s+{re.escape(module)} v{re.escape(pinned)}$", go_mod, re.M), module
 
 
 def test_python_dependencies_are_exact_pins(repo_root: Path) -> None:
     root = tomllib.loads((repo_root / "pyproject.toml").read_text())
-    declared = root["project"]["dependencies"] + root["dependency-groups"]["dev"]
+    groups = root["dependency-groups"]
+    declared = [
+        d
+        for d in [
+            *root["project"]["dependencies"],
+            *root["project"]["optional-dependencies"]["azure"],
+            *groups["chart"],
+            *groups["dev"],
+        ]
+        if isinstance(d, str) and not d.startswith("tts-ci-pipelines[")  # the package itself
+    ]
     loose = [d for d in declared if "==" not in d]
     assert not loose, f"pin these with ==: {loose}"
     for required in ["dagger-io", "anyio", "azure-identity", "azure-mgmt-containerregistry"]:
@@ -59,3 +70,15 @@ def test_kubernetes_version_is_the_clusters(repo_root: Path) -> None:
     # The chart is checked for the version the Bicep provisions, not a guess of it.
     main_bicep = (repo_root / "bicep" / "main.bicep").read_text()
     assert f"param kubernetesVersion string = '{versions.KUBE_VERSION}'" in main_bicep
+
+
+def test_every_pinned_image_is_a_pinned_reference() -> None:
+    """No `latest`, no bare names: each image pin parses as tag- or digest-pinned."""
+    images = {
+        name: value
+        for name, value in vars(versions).items()
+        if name.endswith("_IMAGE") and isinstance(value, str)
+    }
+    assert len(images) >= 6
+    for name, ref in images.items():
+        assert oci.is_pinned(ref), f"{name}={ref!r}"

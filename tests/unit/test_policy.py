@@ -164,21 +164,6 @@ def test_identical_service_selectors_are_reported() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("image", "pinned"),
-    [
-        ("redis:7.2.11-alpine", True),
-        ("redis", False),
-        ("redis:latest", False),
-        ("host:5000/redis", False),
-        ("host:5000/redis:7.2", True),
-        ("redis@sha256:" + "a" * 64, True),
-    ],
-)
-def test_image_is_pinned(image: str, pinned: bool) -> None:
-    assert policy.image_is_pinned(image) is pinned
-
-
 def test_public_host_of_a_values_file() -> None:
     assert chart.public_host("publicHost: tts.contoso.net\n") == "tts.contoso.net"
 

@@ -1,39 +1,36 @@
-"""The GitHub Actions workflows run this module exactly as a user would.
-
-Every `dagger call <fn> --flag …` in .github/workflows is parsed out of the run
-scripts (backslash continuations, pipes and `$( … )` included) and checked against
-the module's real signatures, introspected with the dagger-io SDK: the function
-exists, each flag is one of its arguments, every required argument is passed and
-every Secret argument is an `env://` reference. Chained core calls (`export
---path …`) are checked against the SDK's own Directory/Container classes.
+"""The GitHub Actions workflows run this module exactly as a user would: every `dagger
+call` matches the module (tests/support/workflow_calls.py parses and checks them), the
+jobs have least privilege, pinned actions, OIDC-only Azure logins and their checks first.
 """
 
-import inspect
 import json
 import os
 import re
-import shlex
 import subprocess
-import types
-import typing
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dagger
 import pytest
-import yaml
 
 from pipelines import bicep
-from pipelines.dagger_names import cli_name
-from tests.dagger_module import functions
 from tests.support.paths import REPO_ROOT, tool_path
+from tests.support.workflow_calls import (
+    ALL_WORKFLOWS,
+    WORKFLOW_FILES,
+    WORKFLOWS,
+    calls_in,
+    find_dagger_calls,
+    is_azure_facing,
+    jobs,
+    logical_lines,
+    module_path,
+    parse_call,
+    problems,
+    runs,
+    triggers,
+)
 
-WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 REQUIRE_ENV = REPO_ROOT / "scripts" / "require-env"
-# Characters that end a shell command: operators, redirections and (unquoted) newlines.
-OPERATORS = "();<>|&\n"
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
 # GitHub Actions variable -> Bicep output: the one table in pipelines/bicep.py (whose
 # contents tests/unit/test_bicep.py pins), which scripts/require-env must agree with.
@@ -41,218 +38,21 @@ PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # 
 AZURE_VARIABLES = {variable: output for output, variable in bicep.GITHUB_VARIABLES.items()}
 
 
-# --- Parsing `dagger call` out of shell scripts --------------------------------
-
-
-@dataclass
-class Invocation:
-    """One function (or chained core method) of a `dagger call` and its flags."""
-
-    name: str
-    flags: dict[str, str | None] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DaggerCall:
-    """`dagger call fn --a x [method --b y …]` as typed in a workflow."""
-
-    source: str
-    chain: tuple[Invocation, ...]
-
-
-@dataclass(frozen=True)
-class Signature:
-    """What the CLI accepts for one function: flag -> annotation, required flags."""
-
-    params: dict[str, Any]
-    required: frozenset[str]
-    returns: Any
-
-
-def _base_type(annotation: Any) -> Any:
-    """`Annotated[X | None, Doc(...)]` -> X."""
-    if typing.get_origin(annotation) is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return annotation
-
-
-def _signature(method: Any) -> Signature:
-    hints = typing.get_type_hints(method, include_extras=True)
-    params = list(inspect.signature(method).parameters.values())[1:]
-    return Signature(
-        params={cli_name(p.name): _base_type(hints[p.name]) for p in params},
-        required=frozenset(
-            cli_name(p.name) for p in params if p.default is inspect.Parameter.empty
-        ),
-        returns=_base_type(hints.get("return")),
-    )
-
-
-MODULE = {f.cli_name: _signature(f.method) for f in functions()}
-
-
-def logical_lines(script: str) -> list[str]:
-    """Shell lines with backslash-newline continuations joined, as bash reads them."""
-    return re.sub(r"\\\n", " ", script).splitlines()
-
-
-def shell_tokens(script: str) -> list[str]:
-    """Words and operators of a bash script, quotes resolved; an unquoted newline is
-    an operator token, a newline inside quotes stays part of its word."""
-    lexer = shlex.shlex(re.sub(r"\\\n", " ", script), posix=True, punctuation_chars=OPERATORS)
-    lexer.whitespace = " \t\r"
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    return list(lexer)
-
-
-def is_operator(token: str) -> bool:
-    return set(token) <= set(OPERATORS)
-
-
-def find_dagger_calls(script: str) -> Iterator[list[str]]:
-    """The tokens after `dagger [global flags] call` up to the end of that command."""
-    tokens = shell_tokens(script)
-    for i, word in enumerate(tokens):
-        if word != "dagger" or (i > 0 and not is_operator(tokens[i - 1]) and tokens[i - 1] != "$"):
-            continue  # only `dagger` in command position (or in `$(dagger …)`)
-        j = i + 1
-        while j < len(tokens) and tokens[j].startswith("-"):
-            j += 1  # global flags such as --progress=plain
-        if j < len(tokens) and tokens[j] == "call":
-            end = j + 1
-            while end < len(tokens) and not is_operator(tokens[end]):
-                end += 1
-            yield tokens[j + 1 : end]
-
-
-def parse_call(tokens: list[str], source: str) -> DaggerCall:
-    """Split the tokens into the module function and chained methods with their flags.
-
-    Whether `--flag` consumes the next token depends on its type (booleans do not),
-    so the signatures are looked up while parsing.
-    """
-    chain: list[Invocation] = []
-    signature: Signature | None = None
-    i = 0
-    while i < len(tokens):
-        token = tokens[i]
-        if not token.startswith("--"):
-            chain.append(Invocation(token))
-            signature = _next_signature(chain, signature)
-            i += 1
-            continue
-        if not chain:
-            raise AssertionError(f"{source}: flag {token} before any function")
-        name, sep, value = token[2:].partition("=")
-        if sep:
-            chain[-1].flags[name] = value
-        elif signature is not None and signature.params.get(name) is bool:
-            chain[-1].flags[name] = None
-        else:
-            chain[-1].flags[name] = tokens[i + 1] if i + 1 < len(tokens) else None
-            i += 1
-        i += 1
-    return DaggerCall(source, tuple(chain))
-
-
-def _next_signature(chain: list[Invocation], previous: Signature | None) -> Signature | None:
-    if len(chain) == 1:
-        return MODULE.get(chain[0].name)
-    owner = previous.returns if previous is not None else None
-    method = getattr(owner, chain[-1].name.replace("-", "_"), None)
-    return _signature(method) if callable(method) else None
-
-
-def problems(call: DaggerCall) -> list[str]:
-    """Why this call would fail at the CLI (empty: it names real functions and flags)."""
-    found: list[str] = []
-    signature: Signature | None = None
-    owner: Any = None
-    for depth, step in enumerate(call.chain):
-        if depth == 0:
-            signature = MODULE.get(step.name)
-            if signature is None:
-                return [f"{call.source}: `dagger call {step.name}`: no such function"]
-        else:
-            owner = signature.returns if signature is not None else None
-            method = getattr(owner, step.name.replace("-", "_"), None)
-            if not callable(method):
-                where = getattr(owner, "__name__", owner)
-                return [*found, f"{call.source}: {where} has no method {step.name}"]
-            signature = _signature(method)
-        assert signature is not None
-        for flag, value in step.flags.items():
-            kind = signature.params.get(flag)
-            if kind is None:
-                found.append(f"{call.source}: {step.name} has no argument --{flag}")
-            elif kind is dagger.Secret and not (value or "").startswith("env://"):
-                found.append(f"{call.source}: --{flag} is a Secret: pass env://VAR, not {value}")
-        for missing in sorted(signature.required - step.flags.keys()):
-            found.append(f"{call.source}: {step.name} needs --{missing}")
-    return found
-
-
-# --- Reading the workflows ------------------------------------------------------
-
-
-def load(path: Path) -> dict[Any, Any]:
-    data = yaml.safe_load(path.read_text())
-    assert isinstance(data, dict), path
-    return data
-
-
-def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
-    # PyYAML reads the bare key `on` as the boolean True (YAML 1.1).
-    on = workflow.get("on", workflow.get(True))
-    assert isinstance(on, dict)
-    return on
-
-
-WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
-ALL_WORKFLOWS = {path.name: load(path) for path in WORKFLOW_FILES}
-
-
-def jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for name, workflow in ALL_WORKFLOWS.items():
-        for job_id, job in workflow["jobs"].items():
-            yield name, job_id, job
-
-
-def runs(job: dict[str, Any]) -> list[str]:
-    return [step["run"] for step in job.get("steps", []) if "run" in step]
-
-
-def calls_in(workflow: str, job_id: str, job: dict[str, Any]) -> list[DaggerCall]:
-    return [
-        parse_call(tokens, f"{workflow} {job_id}")
-        for script in runs(job)
-        for tokens in find_dagger_calls(script)
-    ]
-
-
-def is_azure_facing(calls: list[DaggerCall]) -> bool:
-    return any("tenant-id" in call.chain[0].flags for call in calls)
-
-
 # --- The checker itself catches what it must ------------------------------------
 
 
 def test_parser_reads_continuations_pipes_and_substitutions() -> None:
     script = (
-        'out=$(dagger call publish \\\n  --registry "$ACR_NAME" \\\n'
-        "  --tenant-id t --client-id c | tail -n 1)\n"
-        "dagger --progress=plain call scan --ignore-unfixed export --path r  # comment\n"
+        "out=$(dagger call with-azure --tenant-id t --client-id c \\\n  publish \\\n"
+        '  --registry "$ACR_NAME" | tail -n 1)\n'
+        "dagger --progress=plain call build scan --ignore-unfixed export --path r  # comment\n"
     )
     found = [parse_call(tokens, "snippet") for tokens in find_dagger_calls(script)]
     assert [[(s.name, s.flags) for s in call.chain] for call in found] == [
-        [("publish", {"registry": "$ACR_NAME", "tenant-id": "t", "client-id": "c"})],
-        [("scan", {"ignore-unfixed": None}), ("export", {"path": "r"})],
-    ]
+        [("with-azure", {"tenant-id": "t", "client-id": "c"}),
+         ("publish", {"registry": "$ACR_NAME"})],
+        [("build", {}), ("scan", {"ignore-unfixed": None}), ("export", {"path": "r"})],
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -260,12 +60,17 @@ def test_parser_reads_continuations_pipes_and_substitutions() -> None:
     [
         ("dagger call test-e2e", "`dagger call test-e2e`: no such function"),
         ("dagger call lint-chart --profile kind", "lint-chart has no argument --profile"),
-        ("dagger call deploy --cluster c", "deploy needs --image"),
-        ("dagger call scan export --paht r", "export has no argument --paht"),
-        ("dagger call scan export", "export needs --path"),
-        ("dagger call build publish-image --x y", "has no method publish-image"),
+        ("dagger call deploy --cluster c", "`dagger call deploy`: no such function"),
         (
-            "dagger call nightly --oidc-request-token $TOKEN",
+            "dagger call with-azure --tenant-id t --client-id c deploy --cluster c",
+            "deploy needs --image",
+        ),
+        ("dagger call build scan export --paht r", "export has no argument --paht"),
+        ("dagger call build scan export", "export needs --path"),
+        ("dagger call build publish-image --x y", "has no method publish-image"),
+        ("dagger call build publish", "publish needs --address"),
+        (
+            "dagger call with-azure --tenant-id t --client-id c --oidc-request-token $TOKEN",
             "--oidc-request-token is a Secret: pass env://VAR",
         ),
     ],
@@ -292,14 +97,14 @@ def test_every_dagger_call_matches_the_module() -> None:
 @pytest.mark.parametrize(
     ("workflow", "expected"),
     [
-        ("ci.yml", {"lint-chart", "build", "scan", "test-e-2-e"}),
-        ("deploy.yml", {"publish", "deploy"}),
-        ("nightly.yml", {"nightly"}),
+        ("ci.yml", {"lint-chart", "build tarball", "build scan", "test-e-2-e"}),
+        ("deploy.yml", {"with-azure publish", "with-azure deploy"}),
+        ("nightly.yml", {"with-azure nightly"}),
     ],
 )
 def test_each_workflow_runs_its_dagger_functions(workflow: str, expected: set[str]) -> None:
     called = {
-        call.chain[0].name
+        module_path(call)
         for job_id, job in ALL_WORKFLOWS[workflow]["jobs"].items()
         for call in calls_in(workflow, job_id, job)
     }
@@ -409,8 +214,8 @@ def test_deploy_is_gated_by_the_production_environment() -> None:
     assert "workflow_dispatch" in triggers(deploy)
     assert deploy["concurrency"]["cancel-in-progress"] is False
     for job_id, job in deploy["jobs"].items():
-        names = {call.chain[0].name for call in calls_in("deploy.yml", job_id, job)}
-        if "deploy" in names:
+        names = {module_path(call) for call in calls_in("deploy.yml", job_id, job)}
+        if "with-azure deploy" in names:
             assert job["environment"] == "production"
             assert "publish" in job["needs"]
 
@@ -490,7 +295,8 @@ def test_azure_jobs_check_their_variables_first() -> None:
         used = {
             value.strip('$"{}')
             for call in calls_in(workflow, job_id, job)
-            for value in call.chain[0].flags.values()
+            for step in call.chain
+            for value in step.flags.values()
             if value and value.startswith("$")
         }
         assert used <= checked | {"IMAGE"} | OPTIONAL_VARIABLES, (workflow, job_id, used - checked)

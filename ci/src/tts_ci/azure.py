@@ -1,35 +1,75 @@
-"""How the Azure-facing functions get an azure-identity credential inside Dagger.
+"""Azure: one login (GitHub OIDC or your `az login`) and everything that needs it.
+
+`dagger call with-azure --tenant-id … --client-id … (--oidc-request-url env://…
+--oidc-request-token env://… | --azure-config ~/.azure) publish|deploy|nightly|provision …`
 
 GitHub Actions: the OIDC request URL/token arrive as Secrets and feed a
-ClientAssertionCredential that fetches a fresh GitHub token on every use.
-Laptop: `az account get-access-token` runs in the pinned azure-cli image against the
-mounted ~/.azure, once per scope the function needs (the module has no `az` itself).
+ClientAssertionCredential that fetches a fresh GitHub token on every use (GitHub tokens
+live 5 minutes). Laptop: `az account get-access-token` runs in the pinned azure-cli image
+against the mounted ~/.azure, once per scope (the module has no `az` itself).
 """
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Annotated
 
+import anyio
 import dagger
 from azure.core.credentials_async import AsyncTokenCredential
-from dagger import dag
+from dagger import Doc, dag, field, object_type
 
-from pipelines import azure_auth, bicep
+from pipelines import (
+    acr,
+    aks,
+    azure_auth,
+    bicep,
+    chart,
+    helm,
+    names,
+    oci,
+    public_smoke,
+    releases,
+    versions,
+)
+from pipelines import image as plan
+from pipelines import scan as trivy
+from pipelines.kubeconfig import check_context as check_kube_context
+from pipelines.smoke.registry import API_KEY_ENV
 
-from .containers import fresh, run_steps
+from .containers import CHART_DIR, WORKDIR, StepFailed, fresh, run_steps, toolbox
+from .functions import uncached
+from .tts_image import (
+    DEFAULT_SEVERITY,
+    IgnoreFile,
+    IgnoreUnfixed,
+    Severity,
+    build_image,
+)
 
 # Where the azure-cli image keeps its login (your ~/.azure on a laptop).
 AZURE_CONFIG_DIR = "/root/.azure"
+# Repository of the TTS image in ACR.
+IMAGE_REPOSITORY = "thethingsstack"
+Version = Annotated[
+    str,
+    Doc("The Things Stack release to use, e.g. 3.32.0 (a release tag without the leading v)"),
+]
 
 
-@dataclass(frozen=True)
-class AzureLogin:
-    """The Azure authentication arguments every Azure-facing function takes."""
+@object_type
+class Azure:
+    """An Azure login and the steps that use it: ACR publish, AKS deploy, nightly, Bicep."""
 
-    tenant_id: str
-    client_id: str
-    oidc_request_url: dagger.Secret | None
-    oidc_request_token: dagger.Secret | None
-    azure_config: dagger.Directory | None
+    tenant_id: Annotated[str, Doc("Entra tenant id (Bicep output tenantId)")] = field()
+    client_id: Annotated[
+        str, Doc("Client id of the CI identity (Bicep output githubActionsClientId)")
+    ] = field()
+    repo: dagger.Directory
+    oidc_request_url: dagger.Secret | None = None
+    oidc_request_token: dagger.Secret | None = None
+    azure_config: dagger.Directory | None = None
+
+    # ---- the login ----------------------------------------------------------------
 
     def check(self) -> None:
         """Fail before any work when neither way to authenticate was given."""
@@ -90,6 +130,217 @@ class AzureLogin:
         url, token = oidc
         jwt = await azure_auth.github_oidc_token(await url.plaintext(), await token.plaintext())
         az = az.with_secret_variable("AZURE_FEDERATED_TOKEN", dag.set_secret("gh-oidc", jwt))
-        argv = bicep.az_login_federated_argv(self.tenant_id, self.client_id)
+        argv = azure_auth.az_login_federated_argv(self.tenant_id, self.client_id)
         az, _ = await run_steps(az, [argv], "az login")
         return az
+
+    # ---- ACR ------------------------------------------------------------------------
+
+    @uncached
+    async def publish(
+        self,
+        registry: Annotated[str, Doc("Azure Container Registry name, e.g. ttsprodacr")],
+        resource_group: Annotated[str, Doc("Resource group of the registry")],
+        subscription_id: Annotated[str, Doc("Azure subscription id of the registry")],
+        version: Version = versions.TTS_VERSION,
+        severity: Severity = DEFAULT_SEVERITY,
+        ignore_unfixed: IgnoreUnfixed = True,
+        ignorefile: IgnoreFile = None,
+    ) -> str:
+        """Build, scan-gate, push to ACR as <version> and <version>-<sha>; print the digest last."""
+        return await self._publish(
+            registry, resource_group, subscription_id, version,
+            trivy.parse_severities(severity), ignore_unfixed, ignorefile,
+        )  # fmt: skip
+
+    async def _publish(
+        self,
+        registry: str,
+        resource_group: str,
+        subscription_id: str,
+        version: str,
+        severities: tuple[str, ...],
+        ignore_unfixed: bool,
+        ignorefile: dagger.File | None,
+    ) -> str:
+        acr.check_registry_name(registry)
+        plan.check_release_version(version)
+        self.check()
+        credential = await self.credential(list(azure_auth.AZ_SCOPES))
+        async with credential:
+            server = await acr.login_server(credential, subscription_id, resource_group, registry)
+            imported: list[str] = []
+
+            async def import_dependencies() -> None:
+                imported.extend(
+                    await acr.import_images(
+                        credential,
+                        subscription_id,
+                        resource_group,
+                        registry,
+                        tenant_id=self.tenant_id,
+                    )
+                )
+
+            # The chart's Redis/PostgreSQL images go into ACR while TTS builds.
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(import_dependencies)
+                built = await build_image(self.repo, version, None)
+            entra = await credential.get_token(azure_auth.ACR_SCOPE)
+            refresh = await acr.exchange_refresh_token(server, self.tenant_id, entra.token)
+        addresses = [
+            f"{server}/{IMAGE_REPOSITORY}:{tag}" for tag in plan.image_tags(version, built.commit)
+        ]
+        pushed = await built.gated_push(
+            addresses, azure_auth.ACR_USERNAME, dag.set_secret("acr-refresh-token", refresh),
+            severities, ignore_unfixed, ignorefile,
+        )  # fmt: skip
+        return "\n".join([*(f"imported {ref}" for ref in imported), *pushed])
+
+    @uncached
+    async def nightly(
+        self,
+        registry: Annotated[str, Doc("Azure Container Registry name")],
+        resource_group: Annotated[str, Doc("Resource group of the registry")],
+        subscription_id: Annotated[str, Doc("Azure subscription id of the registry")],
+    ) -> str:
+        """Rebuild, scan and publish the newest upstream TTS release; report what changed."""
+        acr.check_registry_name(registry)
+        self.check()
+        tags = await dag.git(plan.TTS_GIT_URL).tags(patterns=releases.TAG_PATTERNS)
+        newest = releases.newest_release(tags)
+        report = await self._publish(
+            registry, resource_group, subscription_id, newest,
+            trivy.DEFAULT_SEVERITIES, True, None,
+        )  # fmt: skip
+        pinned = versions.TTS_VERSION
+        change = "same as the pinned release" if newest == pinned else f"pinned is {pinned}"
+        return f"newest upstream release: {newest} ({change})\n{report}"
+
+    # ---- AKS ------------------------------------------------------------------------
+
+    @uncached
+    async def deploy(
+        self,
+        cluster: Annotated[str, Doc("AKS cluster name")],
+        resource_group: Annotated[str, Doc("Resource group of the cluster")],
+        image: Annotated[str, Doc("Image by digest, as printed last by publish")],
+        subscription_id: Annotated[str, Doc("Azure subscription id of the cluster")],
+        values: Annotated[
+            dagger.File | None,
+            Doc("Your environment's values file (values-aks.yaml filled in with Bicep outputs)"),
+        ] = None,
+        kubeconfig: Annotated[
+            dagger.Secret | None, Doc("A kubeconfig to use instead of fetching one from Azure")
+        ] = None,
+        context: Annotated[str, Doc("Context of --kubeconfig to deploy to")] = "",
+        udp_host: Annotated[
+            str,
+            Doc("UDP address to probe instead of the UDP Service's load balancer (read live)"),
+        ] = "",
+        smoke_api_key: Annotated[
+            dagger.Secret | None,
+            Doc(
+                "TTS API key (all rights on a user, e.g. env://TTS_SMOKE_API_KEY): the smoke "
+                "then registers a probe gateway and proves it connects; skipped without"
+            ),
+        ] = None,
+        rollout_seconds: Annotated[int, Doc("Seconds helm waits for the rollout")] = 600,
+    ) -> str:
+        """helm upgrade --install --atomic to AKS, then smoke-probe; roll back on failure."""
+        ref = oci.parse_image_ref(image)
+        aks.check_cluster_name(cluster)
+        if kubeconfig is None:
+            self.check()
+            context = cluster  # the context name of the cluster user kubeconfig
+        if udp_host:
+            names.check_host(udp_host)
+        # Pure commands first: a tag instead of a digest fails here.
+        upgrade = helm.deploy_argv(
+            CHART_DIR, "/run/kubeconfig", ref, ["values-env.yaml"], rollout_seconds, context
+        )
+        values_text = await (values.contents() if values else self.repo.file(
+            str(CHART_DIR / "values-aks.yaml")).contents())  # fmt: skip
+        host = chart.public_host(values_text)
+        gateway_plan = public_smoke.frequency_plan(values_text)
+        # GitHub passes an unset secret as "": that is no key, not a bad one.
+        has_key = smoke_api_key is not None and bool((await smoke_api_key.plaintext()).strip())
+        public_smoke.plan(host, udp_host or None, has_key, gateway_plan)  # bad hosts fail here
+        if kubeconfig is not None:
+            config_text = await kubeconfig.plaintext()
+            check_kube_context(config_text, context)
+        else:
+            credential = await self.credential([azure_auth.ARM_SCOPE, aks.AKS_AAD_SCOPE])
+            async with credential:
+                config_text = await aks.cluster_user_kubeconfig(
+                    credential, subscription_id, resource_group, cluster
+                )
+                token = await credential.get_token(aks.AKS_AAD_SCOPE)
+                config_text = aks.kubeconfig_with_token(config_text, context, token.token)
+        ctr = (
+            toolbox(self.repo)
+            .with_(fresh)
+            .with_mounted_secret("/run/kubeconfig", dag.set_secret("kubeconfig", config_text))
+            .with_new_file("values-env.yaml", values_text)
+        )
+        _, log = await run_steps(ctr, [upgrade], "helm upgrade --atomic")
+        try:
+            if not udp_host:  # the UDP load balancer's address, read from the live Service
+                status = (
+                    await ctr.with_(fresh)
+                    .with_exec(helm.status_argv("/run/kubeconfig", context))
+                    .stdout()
+                )
+                udp_host = public_smoke.load_balancer_address(status) or ""
+            smoke = public_smoke.plan(host, udp_host or None, has_key, gateway_plan)
+            prober = ctr
+            if has_key and smoke_api_key is not None:
+                prober = ctr.with_secret_variable(API_KEY_ENV, smoke_api_key)
+            _, probed = await run_steps(prober, [smoke.argv], "post-deploy smoke")
+            probed = "\n".join(["post-deploy smoke:", *smoke.notes, probed])
+        except (StepFailed, ValueError, dagger.ExecError) as failure:
+            rollback = helm.rollback_argv("/run/kubeconfig", None, context)
+            rolled = await ctr.with_exec(rollback, expect=dagger.ReturnType.ANY).combined_output()
+            raise StepFailed(f"{failure}\n$ {' '.join(rollback)}\n{rolled}") from None
+        return f"{log}\n{probed}\ndeployed {ref}"
+
+    # ---- Bicep ----------------------------------------------------------------------
+
+    @uncached
+    async def provision(
+        self,
+        resource_group: Annotated[str, Doc("Target resource group")],
+        subscription_id: Annotated[str, Doc("Azure subscription id")],
+        parameters: Annotated[
+            dagger.Secret,
+            Doc("KEY=VALUE lines for the parameter files: " + ", ".join(bicep.PARAMETER_ENV_VARS)),
+        ],
+        environment: Annotated[str, Doc("Parameter set: dev or prod")] = "dev",
+        what_if: Annotated[bool, Doc("Only preview the changes (az deployment what-if)")] = True,
+    ) -> str:
+        """Deploy bicep/main.bicep (AKS Automatic and friends); print the chart's next values."""
+        argv = bicep.deployment_argv(resource_group, environment, what_if=what_if)
+        self.check()
+        env = bicep.deployment_env(bicep.parse_env_lines(await parameters.plaintext()))
+        az = fresh(bicep_container(self.repo))
+        for name, value in env.items():
+            az = az.with_secret_variable(name, dag.set_secret(f"bicep-{name}", value))
+        az, _ = await run_steps(
+            await self.signed_in_az(az),
+            [azure_auth.az_account_set_argv(subscription_id), argv],
+            "az deployment",
+        )
+        output = await az.stdout()
+        if what_if:
+            return output
+        return bicep.outputs_to_settings(json.loads(output)).render()
+
+
+def bicep_container(repo: dagger.Directory) -> dagger.Container:
+    """The azure-cli image with bicep/ at /work."""
+    return (
+        dag.container()
+        .from_(bicep.AZURE_CLI_IMAGE)
+        .with_workdir(WORKDIR)
+        .with_directory(WORKDIR, repo, include=[f"{bicep.BICEP_DIR}/**"])
+    )

@@ -1,21 +1,24 @@
-"""The containers the functions run in, built from pinned images (pipelines/versions.py).
+"""The containers the functions run in, from pinned images (pipelines/versions.py).
 
 Every step's command comes from `pipelines` (commands as data); this file only decides
-which image runs it, what is mounted and what is cached.
+which image runs it, what is mounted and what is cached. Each container gets only what
+it runs: the chart toolbox the `chart` dependency group, the smoke image the bare package.
 """
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagger
 from dagger import dag
 
 from pipelines import image, versions
 
-# Paths of this repository the toolbox needs: the locked Python environment and the chart.
-TOOLBOX_INCLUDE = ["pyproject.toml", "uv.lock", "README.md", "pipelines/**", "charts/**"]
+# Paths of this repository a Python container needs: the locked environment and the chart.
+PYTHON_INCLUDE = ["pyproject.toml", "uv.lock", "README.md", "pipelines/**", "charts/**"]
 HELM_IMAGE = f"alpine/helm:{versions.HELM_VERSION}"
 WORKDIR = "/work"
+CHART_DIR = Path("charts/thethingsstack")
 
 
 def fresh(ctr: dagger.Container) -> dagger.Container:
@@ -47,14 +50,13 @@ async def run_steps(
 
 @dataclass(frozen=True)
 class TtsSource:
-    """A lorawan-stack tree and the commit facts the build stamps into the binaries."""
+    """A lorawan-stack checkout and what the build stamps in: release, commit, toolchain."""
 
     tree: dagger.Directory
     version: str
     commit: str
     date: str
-    # GOTOOLCHAIN: "local" (GO_IMAGE suffices) or the toolchain the release's go.mod names.
-    toolchain: str
+    toolchain: str  # GOTOOLCHAIN: "local", or the toolchain the tree's go.mod names
 
 
 async def tts_source(version: str, tree: dagger.Directory | None) -> TtsSource:
@@ -67,92 +69,39 @@ async def tts_source(version: str, tree: dagger.Directory | None) -> TtsSource:
         .from_(versions.GO_IMAGE)
         .with_directory("/src", tree, include=[".git/**"])
         .with_workdir("/src")
-        .with_exec(image.COMMIT_INFO_ARGV)
-        .stdout()
+        .with_exec(image.COMMIT_INFO_ARGV, expect=dagger.ReturnType.ANY)
     )
-    commit, date = image.parse_commit_info(info)
-    toolchain = image.go_toolchain(await tree.file("go.mod").contents(), versions.GO_IMAGE)
+    if await info.exit_code() != 0:
+        raise ValueError(
+            "--tts-source is not a git checkout: its commit and commit date are stamped "
+            "into the binaries; pass a lorawan-stack clone (with .git)"
+        )
+    commit, date = image.parse_commit_info(await info.stdout())
+    toolchain = image.go_toolchain(await tree.file("go.mod").contents())
     return TtsSource(tree, version, commit, date, toolchain)
 
 
-def _with_env(ctr: dagger.Container, env: dict[str, str]) -> dagger.Container:
-    for name, value in env.items():
-        ctr = ctr.with_env_variable(name, value)
-    return ctr
-
-
-def _with_go_caches(ctr: dagger.Container) -> dagger.Container:
-    return ctr.with_mounted_cache(
-        image.GO_MOD_CACHE, dag.cache_volume("tts-go-mod")
-    ).with_mounted_cache(image.GO_BUILD_CACHE, dag.cache_volume("tts-go-build"))
-
-
-def go_binaries(src: TtsSource) -> dagger.Directory:
-    """Go stage: modules downloaded from go.mod/go.sum first (cached), then a static build."""
-    env = {**image.GO_BUILD_ENV, "GOTOOLCHAIN": src.toolchain}
-    go = _with_go_caches(_with_env(dag.container().from_(versions.GO_IMAGE), env))
-    go = (
-        go.with_workdir("/src")
-        .with_directory("/src", src.tree, include=["go.mod", "go.sum"])
-        .with_exec(image.GO_MOD_DOWNLOAD_ARGV)
-        .with_directory("/src", src.tree, exclude=[".git", "data/lorawan-devices"])
+def dockerfile_build(repo: dagger.Directory, src: TtsSource, target: str = "") -> dagger.Container:
+    """Dockerfile.tts (the one image definition) through the engine's BuildKit."""
+    context = (
+        dag.directory()
+        .with_directory(".", src.tree, exclude=list(image.CONTEXT_EXCLUDE))
+        .with_file(image.DOCKERFILE, repo.file(image.DOCKERFILE))
     )
-    for binary in image.BINARIES:
-        go = go.with_exec(image.go_build_argv(binary, src.version, src.commit, src.date))
-    return go.directory("/out")
+    args = image.build_args(src.version, src.commit, src.date, src.toolchain)
+    return context.docker_build(
+        dockerfile=image.DOCKERFILE,
+        target=target,
+        build_args=[dagger.BuildArg(name, value) for name, value in args.items()],
+    )
 
 
-def console_assets(src: TtsSource) -> dagger.Directory:
-    """Web stage: upstream's `mage js:build` (Node + Go for mage itself) into public/.
+def python_env(source: dagger.Directory, *uv_args: str) -> dagger.Container:
+    """PYTHON_IMAGE with this repository's locked environment (uv.lock) on PATH.
 
-    Keeps .git: the console's webpack config runs `git rev-parse --short HEAD`.
+    `uv_args` pick what is installed beyond the package and its base dependencies,
+    e.g. `--group chart`.
     """
-    go_root = dag.container().from_(versions.GO_IMAGE).directory(image.GO_ROOT)
-    node = (
-        dag.container()
-        .from_(versions.NODE_IMAGE)
-        .with_directory(image.GO_ROOT, go_root)
-        .with_env_variable("PATH", f"{image.GO_ROOT}/bin:${{PATH}}", expand=True)
-        .with_mounted_cache(image.YARN_CACHE, dag.cache_volume("tts-yarn"))
-    )
-    return (
-        _with_go_caches(_with_env(node, {**image.WEB_BUILD_ENV, "GOTOOLCHAIN": src.toolchain}))
-        .with_workdir("/src")
-        .with_directory("/src", src.tree, exclude=["data/lorawan-devices"])
-        .with_exec(["git", "config", "--global", "--add", "safe.directory", "/src"])
-        .with_exec(image.WEB_BUILD_ARGV)
-        .directory("/src/public")
-    )
-
-
-def runtime_image(
-    src: TtsSource, binaries: dagger.Directory, public: dagger.Directory
-) -> dagger.Container:
-    """Runtime stage: minimal base, uid/gid 886, binaries, console, plans and templates."""
-    ctr = dag.container().from_(versions.RUNTIME_IMAGE).with_exec(image.RUNTIME_SETUP_ARGV)
-    for name, value in image.oci_labels(src.version, src.commit, src.date).items():
-        ctr = ctr.with_label(name, value)
-    for binary in image.BINARIES:
-        ctr = ctr.with_file(f"{image.BIN_DIR}/{binary}", binaries.file(binary), permissions=0o755)
-    ctr = ctr.with_directory(image.PUBLIC_DIR, public)
-    for source_path, target in image.DATA_DIRS.items():
-        ctr = ctr.with_directory(target, src.tree.directory(source_path), exclude=[".git"])
-    for port in image.EXPOSED_PORTS:
-        number, _, protocol = port.partition("/")
-        proto = dagger.NetworkProtocol.UDP if protocol == "udp" else dagger.NetworkProtocol.TCP
-        ctr = ctr.with_exposed_port(int(number), protocol=proto)
-    return (
-        ctr.with_exec(image.BLOB_DIR_ARGV)
-        .with_user(f"{image.UID}:{image.UID}")
-        .with_workdir(image.WORKDIR)
-        .with_entrypoint(list(image.ENTRYPOINT))
-        .with_default_args(list(image.DEFAULT_ARGS))
-    )
-
-
-def python_env(source: dagger.Directory, *, dev: bool) -> dagger.Container:
-    """PYTHON_IMAGE with this repository's locked environment (uv.lock) on PATH."""
-    sync = ["uv", "sync", "--locked", "--no-editable", "--compile-bytecode"]
     return (
         dag.container()
         .from_(versions.PYTHON_IMAGE)
@@ -162,21 +111,23 @@ def python_env(source: dagger.Directory, *, dev: bool) -> dagger.Container:
         .with_env_variable("UV_LINK_MODE", "copy")
         .with_env_variable("PATH", "/opt/venv/bin:${PATH}", expand=True)
         .with_workdir(WORKDIR)
-        .with_directory(WORKDIR, source, include=TOOLBOX_INCLUDE)
-        .with_exec(sync if dev else [*sync, "--no-dev"])
+        .with_directory(WORKDIR, source, include=PYTHON_INCLUDE)
+        .with_exec(
+            ["uv", "sync", "--locked", "--no-dev", "--no-editable", "--compile-bytecode", *uv_args]
+        )
     )
 
 
 def toolbox(source: dagger.Directory) -> dagger.Container:
-    """helm + the repo's locked dev tools (kubernetes-validate, ...) + the chart, workdir /work."""
+    """helm + kubernetes-validate + `pipelines` + the chart, workdir /work."""
     helm = dag.container().from_(HELM_IMAGE).file("/usr/bin/helm")
-    return python_env(source, dev=True).with_file("/usr/local/bin/helm", helm)
+    return python_env(source, "--group", "chart").with_file("/usr/local/bin/helm", helm)
 
 
 def smoke_image(source: dagger.Directory) -> dagger.Container:
     """The smoke probes as an image (`python -m pipelines.smoke`), non-root, for helm test."""
     return (
-        python_env(source, dev=False)
+        python_env(source)
         .with_user("65534:65534")
         .with_entrypoint(["python", "-m", "pipelines.smoke"])
     )

@@ -1,4 +1,4 @@
-"""pipelines.kube's helm commands run for real with the pinned helm, without a cluster.
+"""pipelines.helm's commands run for real with the pinned helm, without a cluster.
 
 Two executions per command, because `helm upgrade --install`, `test` and `rollback` all need
 a live API server (even `helm install --dry-run=client` checks reachability in helm 3.19):
@@ -10,8 +10,9 @@ a live API server (even `helm install --dry-run=client` checks reachability in h
   then go through the policy suite and kubernetes-validate, as tests/integration/test_chart.py
   does for the plain profiles.
 
-The smoke pod's rendered command is also run for real against tts_standin (the protocol model
-of ttn-lw-stack used by test_smoke_probes.py), with only hosts, ports and deadline swapped.
+The smoke pod's rendered probe command is also run against tests/support/tts_standin.py (the
+protocol model of ttn-lw-stack), with only hosts, ports and the key mount swapped;
+tests/realserver runs the whole pod (init container too) against the real server.
 """
 
 import subprocess
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import chart, kube, policy
+from pipelines import chart, helm, kind, oci, policy
 from tests.support.paths import CHART, REPO_ROOT
 from tests.support.render import (
     KUBECONFIG,
@@ -39,8 +40,8 @@ DIGEST = "sha256:" + "ab" * 32
 
 
 def deploy_argv() -> list[str]:
-    ref = kube.parse_image_ref(f"tts.azurecr.io/thethingsstack:3.32.0@{DIGEST}")
-    return kube.helm_deploy_argv(CHART, KUBECONFIG, ref, [], 600, "tts-aks")
+    ref = oci.parse_image_ref(f"tts.azurecr.io/thethingsstack:3.32.0@{DIGEST}")
+    return helm.deploy_argv(CHART, KUBECONFIG, ref, [], 600, "tts-aks")
 
 
 def validate(text: str, tmp_path: Path) -> None:
@@ -59,11 +60,12 @@ def validate(text: str, tmp_path: Path) -> None:
     [
         install_argv(),
         deploy_argv(),
-        kube.helm_test_argv(KUBECONFIG, 300),
-        kube.helm_rollback_argv(KUBECONFIG, None, "tts-aks"),
-        kube.helm_rollback_argv(KUBECONFIG, 2),
+        helm.test_argv(KUBECONFIG, 300),
+        helm.rollback_argv(KUBECONFIG, None, "tts-aks"),
+        helm.rollback_argv(KUBECONFIG, 2),
+        helm.status_argv(KUBECONFIG, "tts-aks"),
     ],
-    ids=["install-kind", "deploy", "test", "rollback-previous", "rollback-2"],
+    ids=["install-kind", "deploy", "test", "rollback-previous", "rollback-2", "status"],
 )
 def test_helm_accepts_every_flag(argv: list[str]) -> None:
     assert run([*argv, "--help"]).returncode == 0
@@ -235,4 +237,4 @@ def test_aks_deploy_renders_the_image_by_digest_and_passes_the_policy_suite(
 
 
 def test_namespace_manifest_is_a_valid_namespace(tmp_path: Path) -> None:
-    validate(kube.namespace_manifest(), tmp_path)
+    validate(kind.namespace_manifest(), tmp_path)

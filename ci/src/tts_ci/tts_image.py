@@ -1,0 +1,184 @@
+"""TtsImage: a built The Things Stack image and what can be done with it.
+
+`dagger call build` returns one; chain its functions: `build scan`, `build test-kind`,
+`build publish --address …`, `build tarball export --path …`. Publishing always scans
+first and refuses an image that fails the gate: no path pushes an unscanned image.
+"""
+
+import json
+from typing import Annotated
+
+import dagger
+from dagger import Doc, dag, field, object_type
+
+from pipelines import image as plan
+from pipelines import oci
+from pipelines import scan as trivy
+
+from . import kind
+from .containers import WORKDIR, StepFailed, dockerfile_build, fresh, tts_source
+from .functions import cached, new, uncached
+
+Severity = Annotated[str, Doc("Comma-separated severities that fail the gate")]
+DEFAULT_SEVERITY = ",".join(trivy.DEFAULT_SEVERITIES)
+IgnoreUnfixed = Annotated[bool, Doc("Gate only on findings that have a fixed version")]
+IgnoreFile = Annotated[dagger.File | None, Doc("A .trivyignore of accepted CVEs")]
+VulnerabilityDb = Annotated[
+    dagger.Directory | None,
+    Doc("Air-gapped: a Trivy DB directory (trivy.db, metadata.json) to scan with, no download"),
+]
+
+
+async def build_image(
+    repo: dagger.Directory, version: str, tree: dagger.Directory | None
+) -> "TtsImage":
+    """Dockerfile.tts over the release `version` (upstream git) or a checkout `tree`."""
+    plan.check_release_version(version)
+    src = await tts_source(version, tree)
+    return new(
+        TtsImage,
+        container=dockerfile_build(repo, src),
+        version=version,
+        commit=src.commit,
+        repo=repo,
+        go_stage=dockerfile_build(repo, src, plan.GO_STAGE).directory(plan.BINARIES_DIR),
+    )
+
+
+@object_type
+class TtsImage:
+    """A The Things Stack container image: scan it, prove it on kind, publish it."""
+
+    container: Annotated[dagger.Container, Doc("The image")] = field()
+    version: Annotated[str, Doc("The Things Stack release it was built from")] = field()
+    commit: Annotated[str, Doc("Full git commit of its source; empty if built elsewhere")] = field()
+    repo: dagger.Directory  # this repository: chart and smoke probes
+    go_stage: dagger.Directory | None = None  # Dockerfile.tts go stage's /out
+
+    @cached
+    async def tarball(self) -> dagger.File:
+        """The image as an OCI tarball (docker load, kind load, trivy --input)."""
+        return self.container.as_tarball()
+
+    @cached
+    async def binaries(self) -> dagger.Directory:
+        """The static ttn-lw-stack and ttn-lw-cli, from the build's go stage."""
+        if self.go_stage is None:
+            raise ValueError("this image was built elsewhere: use `build` to get its binaries")
+        return self.go_stage
+
+    @uncached
+    async def scan(
+        self,
+        severity: Severity = DEFAULT_SEVERITY,
+        ignore_unfixed: IgnoreUnfixed = True,
+        ignorefile: IgnoreFile = None,
+        vulnerability_db: VulnerabilityDb = None,
+        gate: Annotated[
+            bool, Doc("Fail when the gate fails; --gate=false only reports (CI uploads SARIF)")
+        ] = True,
+    ) -> dagger.Directory:
+        """Trivy over the image: JSON, SARIF and table reports, and the gate on them."""
+        severities = trivy.parse_severities(severity)
+        reports, summary = await self.scanned(
+            severities, ignore_unfixed, ignorefile, vulnerability_db
+        )
+        if gate and not summary.passed():
+            raise StepFailed(summary.render())
+        return reports
+
+    async def scanned(
+        self,
+        severities: tuple[str, ...],
+        ignore_unfixed: bool,
+        ignorefile: dagger.File | None,
+        vulnerability_db: dagger.Directory | None = None,
+    ) -> tuple[dagger.Directory, trivy.ScanSummary]:
+        """The reports directory and the gate's verdict (the gate is applied in Python)."""
+        report = "reports/trivy.json"
+        scanner = (
+            dag.container()
+            .from_(trivy.TRIVY_IMAGE)
+            .with_mounted_cache(trivy.TRIVY_CACHE_DIR, dag.cache_volume("trivy-cache"))
+            .with_(fresh)  # a fresh vulnerability DB each call
+            .with_workdir(WORKDIR)
+            .with_file("image.tar", self.container.as_tarball())
+            # Trivy opens --output with a plain create: the directory must exist.
+            .with_directory("reports", dag.directory())
+        )
+        if vulnerability_db is not None:
+            scanner = scanner.with_mounted_directory(trivy.TRIVY_DB_DIR, vulnerability_db)
+        ignore = None
+        if ignorefile is not None:
+            ignore = ".trivyignore"
+            scanner = scanner.with_file(ignore, ignorefile)
+        # One full report (every severity); the gate is applied below, in Python.
+        offline = vulnerability_db is not None
+        argv = trivy.trivy_scan_argv("image.tar", report, ignorefile=ignore, offline=offline)
+        scanner = scanner.with_exec(argv)
+        for fmt, output in [("sarif", "reports/trivy.sarif"), ("table", "reports/trivy.txt")]:
+            scanner = scanner.with_exec(trivy.trivy_convert_argv(report, fmt, output))
+        summary = trivy.summarize(
+            json.loads(await scanner.file(report).contents()), severities, ignore_unfixed
+        )
+        reports = (
+            scanner.directory("reports")
+            .with_new_file("summary.txt", summary.render() + "\n")
+            .with_new_file("gate", "passed\n" if summary.passed() else "failed\n")
+        )
+        return reports, summary
+
+    @uncached
+    async def test_kind(
+        self,
+        deadline: Annotated[int, Doc("Seconds to wait for rollout and smoke probes")] = 600,
+    ) -> str:
+        """Prove the chart with this image on a throw-away kind cluster (helm test smoke)."""
+        return await kind.end_to_end(self.repo, self.container, self.version, deadline)
+
+    @uncached
+    async def publish(
+        self,
+        address: Annotated[str, Doc("Where to push, e.g. registry.example.com/tts:3.32.0")],
+        username: Annotated[str, Doc("Registry user, if it needs a login")] = "",
+        password: Annotated[dagger.Secret | None, Doc("Registry password or token")] = None,
+        severity: Severity = DEFAULT_SEVERITY,
+        ignore_unfixed: IgnoreUnfixed = True,
+        ignorefile: IgnoreFile = None,
+        vulnerability_db: VulnerabilityDb = None,
+    ) -> str:
+        """Scan-gate, then push to `address`; prints the pushed reference by digest last."""
+        oci.parse_image_ref(address)  # a malformed or unpinned address fails before the scan
+        if (password is None) != (not username):
+            raise ValueError("pass --username and --password together, or neither")
+        report = await self.gated_push(
+            [address], username, password,
+            trivy.parse_severities(severity), ignore_unfixed, ignorefile, vulnerability_db,
+        )  # fmt: skip
+        return "\n".join(report)
+
+    async def gated_push(
+        self,
+        addresses: list[str],
+        username: str,
+        password: dagger.Secret | None,
+        severities: tuple[str, ...],
+        ignore_unfixed: bool,
+        ignorefile: dagger.File | None,
+        vulnerability_db: dagger.Directory | None = None,
+    ) -> list[str]:
+        """Scan, refuse on a failed gate, push each address; report lines, digest ref last."""
+        _, summary = await self.scanned(severities, ignore_unfixed, ignorefile, vulnerability_db)
+        if not summary.passed():
+            raise StepFailed(f"not publishing: the scan gate failed\n{summary.render()}")
+        refs = [oci.parse_image_ref(address) for address in addresses]
+        ctr = self.container
+        if password is not None:
+            ctr = ctr.with_registry_auth(refs[0].repository.split("/", 1)[0], username, password)
+        pushed = [await ctr.publish(address) for address in addresses]
+        digest = oci.parse_image_ref(pushed[0]).digest
+        return [
+            *(f"pushed {ref}" for ref in pushed),
+            summary.render(),
+            f"{refs[0].repository}@{digest}",
+        ]

@@ -1,4 +1,12 @@
-"""The engine suite drives the real Dagger CLI against a running engine, or skips with one line."""
+"""The engine suite drives the real Dagger CLI against a running engine, or skips with one line.
+
+- _EXPERIMENTAL_DAGGER_RUNNER_HOST: the engine (the CLI's own variable); the `dagger` CLI of
+  dagger.json's engineVersion on PATH (or DAGGER_CLI).
+- TTS_CI_ENGINE_BASE_IMAGE (offline engines only): an image reference to run the module
+  runtime on instead of ci/pyproject.toml's digest-pinned python image, which an engine
+  without Docker Hub cannot pull. The suite then runs on a copy of the repository whose
+  `base-image` line names it; that line is the only difference, and the suite prints it.
+"""
 
 import os
 import re
@@ -9,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.versions import DAGGER_VERSION
+from tests.support.paths import REPO_ROOT
 
 RUNNER_HOST = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
+BASE_IMAGE_OVERRIDE = "TTS_CI_ENGINE_BASE_IMAGE"
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +37,28 @@ def dagger_cli() -> Path:
     if not re.match(rf"dagger v{re.escape(DAGGER_VERSION)}\b", version):
         pytest.fail(f"{found} is {version.strip()!r}; the module needs v{DAGGER_VERSION}")
     return Path(found)
+
+
+@pytest.fixture(scope="session")
+def module_dir(dagger_cli: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where `dagger call` runs: the repository, or its copy with the base image overridden."""
+    override = os.environ.get(BASE_IMAGE_OVERRIDE)
+    if not override:
+        return REPO_ROOT
+    copy = tmp_path_factory.mktemp("module")
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        target = copy / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, target)
+    pyproject = copy / "ci" / "pyproject.toml"
+    text, count = re.subn(
+        r'^base-image = ".*"$', f'base-image = "{override}"', pyproject.read_text(), flags=re.M
+    )
+    assert count == 1, "ci/pyproject.toml has no base-image line"
+    pyproject.write_text(text)
+    print(f"engine suite: module copy at {copy}, base-image = {override!r} (offline override)")
+    return copy

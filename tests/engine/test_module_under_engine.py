@@ -8,6 +8,7 @@ git, Azure, GitHub) is left to the tests that say so.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -17,7 +18,7 @@ import pytest
 
 from pipelines import chart, versions
 from pipelines.scan import TRIVY_IMAGE
-from tests.dagger_module import functions
+from tests.dagger_module import TtsCi, functions
 from tests.support.paths import CHART, REPO_ROOT
 from tests.support.render import run
 
@@ -29,12 +30,12 @@ LONG_WORK_IMAGES = (
 )  # fmt: skip
 
 
-def dagger(cli: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the CLI in the repository; (result, seconds)."""
+def dagger(cli: Path, where: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the CLI in the module directory; (result, seconds)."""
     started = time.monotonic()
     result = subprocess.run(
         [str(cli), "--progress=plain", *args],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=CALL_TIMEOUT, check=False,
+        cwd=where, capture_output=True, text=True, timeout=CALL_TIMEOUT, check=False,
     )  # fmt: skip
     took = time.monotonic() - started
     print(f"$ dagger {' '.join(args)}  -> exit {result.returncode} in {took:.1f} s")
@@ -48,15 +49,17 @@ def error_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[-1]
 
 
-def test_dagger_functions_lists_every_function_of_the_module(dagger_cli: Path) -> None:
-    result, _ = dagger(dagger_cli, "functions")
+def test_dagger_functions_lists_every_function_of_the_module(
+    dagger_cli: Path, module_dir: Path
+) -> None:
+    result, _ = dagger(dagger_cli, module_dir, "functions")
     assert result.returncode == 0, result.stderr[-3000:]
     listed = re.findall(r"^([a-z0-9-]+)\s{2,}\S", result.stdout, flags=re.M)
-    assert sorted(listed) == sorted(f.cli_name for f in functions())
+    assert sorted(listed) == sorted(f.cli_name for f in functions(TtsCi))
 
 
-def test_lint_chart_passes_every_profile(dagger_cli: Path) -> None:
-    result, _ = dagger(dagger_cli, "call", "lint-chart")
+def test_lint_chart_passes_every_profile(dagger_cli: Path, module_dir: Path) -> None:
+    result, _ = dagger(dagger_cli, module_dir, "call", "lint-chart")
     assert result.returncode == 0, result.stderr[-3000:]
     for profile in chart.PROFILES:
         assert f"{profile}: " in result.stdout
@@ -65,12 +68,13 @@ def test_lint_chart_passes_every_profile(dagger_cli: Path) -> None:
 
 @pytest.mark.parametrize("profile", list(chart.PROFILES))
 def test_template_chart_equals_the_host_helm_render(
-    dagger_cli: Path, profile: str, tmp_path: Path
+    dagger_cli: Path, module_dir: Path, profile: str, tmp_path: Path
 ) -> None:
     out = tmp_path / "rendered"
     result, _ = dagger(
-        dagger_cli, "call", "template-chart", "--profile", profile, "export", "--path", str(out)
-    )
+        dagger_cli, module_dir, "call", "template-chart", "--profile", profile,
+        "export", "--path", str(out),
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     in_engine = (out / f"{profile}.yaml").read_text()
     on_host = run(chart.template_command(CHART, profile)).stdout
@@ -80,22 +84,27 @@ def test_template_chart_equals_the_host_helm_render(
 # (call, message): bad input, answered by the module before any build, pull or login.
 BAD_INPUT = [
     (["build", "--version", "v3.32.0"], "drop the leading 'v'"),
-    (["scan", "--severity", "SEVERE"], "SEVERE"),
     (["template-chart", "--profile", "prod"], "unknown chart profile"),
-    (["test-e-2-e", "--deadline", "5"], "give at least 60 seconds"),
+    (["test-e-2-e", "--version", "main"], "is not a release number"),
     (
-        ["publish", "--registry", "tts.azurecr.io", "--resource-group", "rg",
-         "--subscription-id", "s", "--tenant-id", "t", "--client-id", "c"],
+        ["with-azure", "--tenant-id", "t", "--client-id", "c", "publish",
+         "--registry", "tts.azurecr.io", "--resource-group", "rg", "--subscription-id", "s"],
         "azurecr.io",
+    ),
+    (
+        ["with-azure", "--tenant-id", "t", "--client-id", "c", "deploy", "--cluster", "c",
+         "--resource-group", "rg", "--subscription-id", "s",
+         "--image", "tts.azurecr.io/thethingsstack:3.32.0"],
+        "has no digest",
     ),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("call", "message"), BAD_INPUT, ids=lambda v: str(v)[:25])
 def test_bad_input_is_one_error_line_before_any_work(
-    dagger_cli: Path, call: list[str], message: str
+    dagger_cli: Path, module_dir: Path, call: list[str], message: str
 ) -> None:
-    result, took = dagger(dagger_cli, "call", *call)
+    result, took = dagger(dagger_cli, module_dir, "call", *call)
     assert result.returncode != 0
     line = error_line(result)
     assert message in line
@@ -103,3 +112,157 @@ def test_bad_input_is_one_error_line_before_any_work(
     # Nothing was built or pulled: the engine ran the module's own function only.
     assert "withExec" not in result.stderr.replace('Container.withExec(args: ["update-ca', "")
     print(f"{line}  [{took:.1f} s]")
+
+
+# ---- image: scan, publish, build, Docker-in-Dagger ---------------------------------
+
+SMALL_IMAGE = versions.PYTHON_IMAGE  # Debian-based and pinned; the module pulls it anyway
+TRIVYDB = REPO_ROOT / "tools" / "trivydb"
+
+
+@pytest.fixture(scope="module")
+def vulnerability_dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two Trivy DBs made with trivy-db's own API (tools/trivydb): one advisory for glibc
+    fixed in a version no Debian 12 image has (so every such image is vulnerable), and none."""
+    root = tmp_path_factory.mktemp("trivy-db")
+    binary = root / "trivydb"
+    subprocess.run(
+        ["go", "build", "-o", str(binary), "."], cwd=TRIVYDB, check=True, timeout=900,
+        env={**os.environ, "GOFLAGS": "-mod=readonly"},
+    )  # fmt: skip
+    dbs = {"vulnerable": root / "vulnerable", "clean": root / "clean"}
+    advisory = ["-advisory", "glibc:99.0-1:CVE-2099-0001:HIGH"]
+    subprocess.run([str(binary), "-out", str(dbs["vulnerable"]), *advisory], check=True)
+    subprocess.run([str(binary), "-out", str(dbs["clean"])], check=True)
+    return dbs
+
+
+def test_scan_gates_a_small_image_air_gapped(
+    dagger_cli: Path, module_dir: Path, vulnerability_dbs: dict[str, Path], tmp_path: Path
+) -> None:
+    scan = ["call", "from-image", "--container", SMALL_IMAGE, "scan"]
+    reports = tmp_path / "reports"
+    found, _ = dagger(
+        dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["vulnerable"]),
+        "--gate=false", "export", "--path", str(reports),
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr[-3000:]
+    summary = (reports / "summary.txt").read_text()
+    print(summary)
+    # Every binary package of glibc in the image (libc6, libc-bin) has the advisory.
+    assert re.search(r"scan gate failed: \d+ HIGH/CRITICAL with a fix", summary)
+    assert "HIGH CVE-2099-0001 libc6 " in summary
+    assert (reports / "gate").read_text() == "failed\n"
+    assert {"trivy.json", "trivy.sarif", "trivy.txt"} <= {p.name for p in reports.iterdir()}
+    gated, _ = dagger(
+        dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["vulnerable"])
+    )
+    assert gated.returncode != 0
+    assert "the scan gate failed (--gate=false only reports)" in error_line(gated)
+    clean, _ = dagger(
+        dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["clean"]),
+        "export", "--path", str(tmp_path / "clean"),
+    )  # fmt: skip
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    assert "scan gate passed" in (tmp_path / "clean" / "summary.txt").read_text()
+
+
+@pytest.fixture(scope="module")
+def registry() -> str:
+    """A registry the engine itself can push to (its host's view, e.g. 127.0.0.1:5000)."""
+    address = os.environ.get("TTS_CI_ENGINE_REGISTRY")
+    if not address:
+        pytest.skip("TTS_CI_ENGINE_REGISTRY is not set: it names a registry the engine can push to")
+    return address
+
+
+def test_publish_pushes_only_a_scanned_image(
+    dagger_cli: Path, module_dir: Path, vulnerability_dbs: dict[str, Path], registry: str
+) -> None:
+    address = f"{registry}/tts-ci/engine-suite:{int(time.time())}"
+    publish = ["call", "from-image", "--container", SMALL_IMAGE, "publish", "--address", address]
+    refused, _ = dagger(
+        dagger_cli, module_dir, *publish,
+        "--vulnerability-db", str(vulnerability_dbs["vulnerable"]),
+    )  # fmt: skip
+    assert refused.returncode != 0
+    assert "not publishing: the scan gate failed" in error_line(refused)
+    pushed, _ = dagger(
+        dagger_cli, module_dir, *publish, "--vulnerability-db", str(vulnerability_dbs["clean"])
+    )
+    assert pushed.returncode == 0, pushed.stderr[-3000:]
+    last = pushed.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(rf"{re.escape(address.rsplit(':', 1)[0])}@sha256:[0-9a-f]{{64}}", last)
+    # The digest it printed is in the registry: pull it back through the engine.
+    back, _ = dagger(
+        dagger_cli, module_dir, "call", "from-image", "--container", last, "container",
+        "with-exec", "--args", "python3,-c,print('pulled back')", "stdout",
+    )  # fmt: skip
+    assert back.returncode == 0, back.stderr[-3000:]
+    assert "pulled back" in back.stdout
+
+
+def has_interpreter(binary: Path) -> bool:
+    """True for a dynamically linked ELF64 executable (a PT_INTERP program header)."""
+    data = binary.read_bytes()
+    assert data[:5] == b"\x7fELF\x02", f"{binary} is not ELF64"
+    phoff, phentsize, phnum = (
+        int.from_bytes(data[0x20:0x28], "little"),
+        int.from_bytes(data[0x36:0x38], "little"),
+        int.from_bytes(data[0x38:0x3A], "little"),
+    )
+    pt_interp = 3
+    return any(
+        int.from_bytes(data[phoff + i * phentsize : phoff + i * phentsize + 4], "little")
+        == pt_interp
+        for i in range(phnum)
+    )
+
+
+def test_build_stamps_a_checkout_into_static_binaries(
+    dagger_cli: Path, module_dir: Path, tmp_path: Path
+) -> None:
+    """Dockerfile.tts's go stage under the engine's BuildKit, from a local checkout.
+
+    (The full image needs the console's `yarn install`, which fetches a dependency from
+    github.com: an offline engine stops there; `binaries` stops before it.)
+    """
+    tree = os.environ.get("TTS_SOURCE_TREE")
+    if not tree:
+        pytest.skip("TTS_SOURCE_TREE is not set: it names a lorawan-stack git checkout to build")
+    head = subprocess.run(
+        ["git", "log", "-1", "--format=%H"], cwd=tree, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    out = tmp_path / "bin"
+    built, took = dagger(
+        dagger_cli, module_dir, "call", "binaries", "--tts-source", tree,
+        "export", "--path", str(out),
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-5000:]
+    version = subprocess.run(
+        [str(out / "ttn-lw-stack"), "version"], capture_output=True, text=True, check=True
+    ).stdout
+    print(version, f"go stage in {took:.0f} s")
+    assert re.search(r"Version:\s+3\.32\.0", version)
+    assert re.search(rf"Git commit:\s+{head[:7]}\b", version)
+    assert not has_interpreter(out / "ttn-lw-cli")  # static: runs on the busybox runtime
+
+
+def test_docker_in_dagger_starts_and_runs_a_nested_container(
+    dagger_cli: Path, module_dir: Path
+) -> None:
+    script = (
+        "set -e; for i in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; "
+        "docker info --format 'driver={{.Driver}} cgroup={{.CgroupVersion}}'; "
+        "mkdir -p /tmp/nested && cp /usr/local/bin/kind /tmp/nested/ && "
+        "tar -C /tmp/nested -c . | docker import - tts-ci/nested:1 >/dev/null && "
+        "docker run --rm tts-ci/nested:1 /kind version"
+    )
+    result, _ = dagger(
+        dagger_cli, module_dir, "call", "kind-runner", "with-exec", "--args", f"sh,-c,{script}",
+        "stdout",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    print(result.stdout)
+    assert "driver=overlay2" in result.stdout  # not vfs: /var/lib/docker is a volume
+    assert re.search(r"^kind v\d+\.\d+\.\d+ ", result.stdout, flags=re.M)

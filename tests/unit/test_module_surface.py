@@ -104,6 +104,7 @@ NO_LOGIN = {"oidc_request_url": None, "oidc_request_token": None}
 BAD_INPUT: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("build", {"version": "v3.32.0"}, "drop the leading 'v'", {}),
     ("build", {"version": "latest"}, "latest", {}),
+    ("binaries", {"version": "3.32"}, "3.32", {}),
     ("template_chart", {"profile": "prod"}, "unknown chart profile", {}),
     ("test_e2e", {"version": "main"}, "main", {}),
     ("TtsImage.scan", {"severity": "SEVERE"}, "SEVERE", {}),

@@ -24,7 +24,8 @@ def test_module_can_import_pipelines(repo_root: Path) -> None:
     assert "pipelines/**" in dagger_json["include"]
     assert "pyproject.toml" in dagger_json["include"]
     module = tomllib.loads((repo_root / "ci" / "pyproject.toml").read_text())
-    assert "tts-ci-pipelines" in module["project"]["dependencies"]
+    # The module imports pipelines.acr/aks/azure_auth: the azure extra, not the bare package.
+    assert "tts-ci-pipelines[azure]" in module["project"]["dependencies"]
     assert module["tool"]["uv"]["sources"]["tts-ci-pipelines"]["path"] == ".."
     root = tomllib.loads((repo_root / "pyproject.toml").read_text())
     assert root["project"]["name"] == "tts-ci-pipelines"
@@ -33,7 +34,9 @@ def test_module_can_import_pipelines(repo_root: Path) -> None:
 def test_module_runtime_is_pinned_to_python_311(repo_root: Path) -> None:
     module = tomllib.loads((repo_root / "ci" / "pyproject.toml").read_text())
     image = module["tool"]["dagger"]["base-image"]
-    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image)
+    # Tag and digest: the module runtime is the one image the engine pulls for every call.
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm@sha256:[0-9a-f]{64}", image)
+    assert image.split("@")[0] == versions.PYTHON_IMAGE
 
 
 def test_go_tools_match_versions(repo_root: Path) -> None:
@@ -82,3 +85,23 @@ def test_every_pinned_image_is_a_pinned_reference() -> None:
     assert len(images) >= 6
     for name, ref in images.items():
         assert oci.is_pinned(ref), f"{name}={ref!r}"
+
+
+def test_the_module_lock_is_in_step_with_the_root_lock(repo_root: Path) -> None:
+    """The module runtime installs from ci/uv.lock (it reads no other lock); both locks
+    must resolve every shared package to the same version (dagger-io is the engine's
+    generated SDK, a path source, in ci/)."""
+
+    def versions_in(lock: Path) -> dict[str, str]:
+        packages = tomllib.loads(lock.read_text())["package"]
+        return {p["name"]: p.get("version", "") for p in packages}
+
+    module = versions_in(repo_root / "ci" / "uv.lock")
+    root = versions_in(repo_root / "uv.lock")
+    assert {"anyio", "azure-identity", "httpx", "tts-ci-pipelines"} <= set(module)
+    drift = {
+        name: (module[name], root[name])
+        for name in set(module) & set(root) - {"dagger-io"}
+        if module[name] != root[name]
+    }
+    assert not drift, f"relock ci/ and the root with the same versions: {drift}"

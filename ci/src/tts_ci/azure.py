@@ -251,7 +251,6 @@ class Azure:
         ref = oci.parse_image_ref(image)
         aks.check_cluster_name(cluster)
         if kubeconfig is None:
-            self.check()
             context = cluster  # the context name of the cluster user kubeconfig
         if udp_host:
             names.check_host(udp_host)
@@ -259,6 +258,8 @@ class Azure:
         upgrade = helm.deploy_argv(
             CHART_DIR, "/run/kubeconfig", ref, ["values-env.yaml"], rollout_seconds, context
         )
+        if kubeconfig is None:
+            self.check()
         values_text = await (values.contents() if values else self.repo.file(
             str(CHART_DIR / "values-aks.yaml")).contents())  # fmt: skip
         host = chart.public_host(values_text)

@@ -30,7 +30,7 @@ from . import kind
 from .azure import Azure, bicep_container
 from .containers import CHART_DIR, StepFailed, run_steps, toolbox
 from .functions import cached, new, uncached
-from .tts_image import TtsImage, build_image
+from .tts_image import TtsImage, build_binaries, build_image
 
 # Paths of this repository that no function reads; kept out of the upload.
 SOURCE_IGNORE = [".git", ".venv", ".tools", "build", "**/__pycache__", "**/.*_cache"]
@@ -64,6 +64,18 @@ class TtsCi:
     ) -> TtsImage:
         """Build the TTS image from source with Dockerfile.tts; chain scan, test-kind, publish."""
         return await build_image(self.source, version, tts_source)
+
+    @cached
+    async def binaries(
+        self,
+        version: Version = versions.TTS_VERSION,
+        tts_source: Annotated[
+            dagger.Directory | None,
+            Doc("A lorawan-stack git checkout to build instead of the release `version`"),
+        ] = None,
+    ) -> dagger.Directory:
+        """Only the static ttn-lw-stack and ttn-lw-cli (Dockerfile.tts up to its go stage)."""
+        return await build_binaries(self.source, version, tts_source)
 
     @cached
     async def from_image(

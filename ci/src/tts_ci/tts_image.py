@@ -41,8 +41,16 @@ async def build_image(
         version=version,
         commit=src.commit,
         repo=repo,
-        go_stage=dockerfile_build(repo, src, plan.GO_STAGE).directory(plan.BINARIES_DIR),
     )
+
+
+async def build_binaries(
+    repo: dagger.Directory, version: str, tree: dagger.Directory | None
+) -> dagger.Directory:
+    """Dockerfile.tts up to its go stage only: the static binaries, no console, no runtime."""
+    plan.check_release_version(version)
+    src = await tts_source(version, tree)
+    return dockerfile_build(repo, src, plan.GO_STAGE).directory(plan.BINARIES_DIR)
 
 
 @object_type
@@ -53,19 +61,11 @@ class TtsImage:
     version: Annotated[str, Doc("The Things Stack release it was built from")] = field()
     commit: Annotated[str, Doc("Full git commit of its source; empty if built elsewhere")] = field()
     repo: dagger.Directory  # this repository: chart and smoke probes
-    go_stage: dagger.Directory | None = None  # Dockerfile.tts go stage's /out
 
     @cached
     async def tarball(self) -> dagger.File:
         """The image as an OCI tarball (docker load, kind load, trivy --input)."""
         return self.container.as_tarball()
-
-    @cached
-    async def binaries(self) -> dagger.Directory:
-        """The static ttn-lw-stack and ttn-lw-cli, from the build's go stage."""
-        if self.go_stage is None:
-            raise ValueError("this image was built elsewhere: use `build` to get its binaries")
-        return self.go_stage
 
     @uncached
     async def scan(
@@ -84,7 +84,9 @@ class TtsImage:
             severities, ignore_unfixed, ignorefile, vulnerability_db
         )
         if gate and not summary.passed():
-            raise StepFailed(summary.render())
+            raise StepFailed(
+                f"the scan gate failed (--gate=false only reports)\n{summary.render()}"
+            )
         return reports
 
     async def scanned(

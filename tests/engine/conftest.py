@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.versions import DAGGER_VERSION
-from tests.support.paths import REPO_ROOT
+from tests.support import module_copy
 
 RUNNER_HOST = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
-BASE_IMAGE_OVERRIDE = "TTS_CI_ENGINE_BASE_IMAGE"
 
 
 @pytest.fixture(scope="session")
@@ -42,23 +41,4 @@ def dagger_cli() -> Path:
 @pytest.fixture(scope="session")
 def module_dir(dagger_cli: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where `dagger call` runs: the repository, or its copy with the base image overridden."""
-    override = os.environ.get(BASE_IMAGE_OVERRIDE)
-    if not override:
-        return REPO_ROOT
-    copy = tmp_path_factory.mktemp("module")
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    for name in filter(None, listed.split("\0")):
-        target = copy / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / name, target)
-    pyproject = copy / "ci" / "pyproject.toml"
-    text, count = re.subn(
-        r'^base-image = ".*"$', f'base-image = "{override}"', pyproject.read_text(), flags=re.M
-    )
-    assert count == 1, "ci/pyproject.toml has no base-image line"
-    pyproject.write_text(text)
-    print(f"engine suite: module copy at {copy}, base-image = {override!r} (offline override)")
-    return copy
+    return module_copy.module_dir(tmp_path_factory.mktemp("module"))

@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.versions import TTS_VERSION
 from tests.support.module_copy import module_dir
+from tests.support.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 MODULE = REPO_ROOT  # or a copy with TTS_CI_ENGINE_BASE_IMAGE (offline engines), see main()
 
 

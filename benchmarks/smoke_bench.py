@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.smoke import Target, run_checks, semtech
 from pipelines.smoke.registry import random_probe_eui
+from tests.support.paths import REPO_ROOT
 from tests.support.standin import STANDIN_API_KEY
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKETS = 200
 EUIS = 4
 GAP = 0.0003  # seconds between packet starts: per EUI 1.2 ms, > 10 ms / 10

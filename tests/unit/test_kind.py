@@ -11,7 +11,7 @@ import yaml
 
 from pipelines import kind
 from pipelines.versions import KUBE_VERSION
-from tests.unit.kubeconfigs import AKS_KUBECONFIG, KIND_KUBECONFIG
+from tests.support.kubeconfigs import AKS_KUBECONFIG, KIND_KUBECONFIG
 
 
 def load(text: str) -> Any:

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from pipelines import aks, kubeconfig
-from tests.unit.kubeconfigs import AKS_KUBECONFIG
+from tests.support.kubeconfigs import AKS_KUBECONFIG
 
 
 def load(text: str) -> Any:

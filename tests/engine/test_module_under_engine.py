@@ -19,10 +19,14 @@ import pytest
 from pipelines import chart, versions
 from pipelines.scan import TRIVY_IMAGE
 from tests.dagger_module import TtsCi, functions
+from tests.engine.conftest import RUNNER_HOST, SKIP_REASON
 from tests.support.paths import CHART, REPO_ROOT
 from tests.support.render import run
 
 pytestmark = pytest.mark.engine
+
+if not os.environ.get(RUNNER_HOST):  # one skip line for the whole suite
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 
 CALL_TIMEOUT = 1800  # a cold engine loads the module in minutes
 LONG_WORK_IMAGES = (

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.realserver.conftest import SKIP_REASON
 from tests.support import kubelet
 from tests.support.render import find, install_argv, objects, smoke_pod
 from tests.support.servers import (
@@ -45,6 +46,9 @@ from tests.support.servers import (
 )
 
 pytestmark = pytest.mark.realserver
+
+if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
+    pytest.skip(SKIP_REASON, allow_module_level=True)
 
 # Services of the release `tts` in namespace `tts` (pipelines.kube) that TTS connects to.
 REDIS_SERVICE = "tts-thethingsstack-redis.tts.svc:6379"

@@ -73,13 +73,13 @@ async def _load(ctr: dagger.Container, archive: str, ref: str) -> tuple[dagger.C
 
 
 async def end_to_end(
-    repo: dagger.Directory, image: dagger.Container, version: str, deadline: int
+    repo: dagger.Directory, image: dagger.Container, tag: str, deadline: int
 ) -> str:
     """kind create, namespace, images, helm install --wait, helm test; diagnostics on failure."""
     if deadline < 60:  # noqa: PLR2004 - a kind cluster cannot come up faster
         raise ValueError(f"--deadline {deadline} is too short: give at least 60 seconds")
     install = helm.install_kind_argv(
-        CHART_DIR, "kubeconfig", KIND_IMAGE_REPOSITORY, version, SMOKE_IMAGE, deadline
+        CHART_DIR, "kubeconfig", KIND_IMAGE_REPOSITORY, tag, SMOKE_IMAGE, deadline
     )  # bad input fails here, before the daemon starts
     daemon = await docker_daemon().start()
     ctr = (
@@ -104,7 +104,7 @@ async def end_to_end(
                 ctr, kind.apply_namespace_argvs("namespace.yaml"), "namespace"
             )
             log.append(applied)
-            for archive, ref in [("tts.tar", f"{KIND_IMAGE_REPOSITORY}:{version}"),
+            for archive, ref in [("tts.tar", f"{KIND_IMAGE_REPOSITORY}:{tag}"),
                                  ("smoke.tar", SMOKE_IMAGE)]:  # fmt: skip
                 ctr, loaded = await _load(ctr, archive, ref)
                 log.append(loaded)

@@ -21,190 +21,45 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.realserver.conftest import SKIP_REASON
 from tests.support import kubelet
-from tests.support.render import find, install_argv, objects, smoke_pod
-from tests.support.servers import (
-    LOOPBACK,
-    Postgres,
-    Redis,
-    free_port,
-    postgres_server,
-    redis_server,
+from tests.support.real_stack import (
+    Stack,
+    chart_database,
+    local_env,
+    rendered_server,
+    run_to_end,
+    running_stack,
 )
+from tests.support.render import smoke_pod
+from tests.support.servers import LOOPBACK, postgres_server, redis_server
 
 pytestmark = pytest.mark.realserver
 
 if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
     pytest.skip(SKIP_REASON, allow_module_level=True)
 
-# Services of the release `tts` in namespace `tts` (pipelines.kube) that TTS connects to.
-REDIS_SERVICE = "tts-thethingsstack-redis.tts.svc:6379"
-POSTGRES_SERVICE = "tts-thethingsstack-postgresql.tts.svc:5432"
-# Listeners ttn-lw-stack opens by default that the chart leaves alone (v3.32.0
-# cmd/internal/shared/config.go and gatewayserver/config.go): on loopback here.
-DEFAULT_LISTENERS = (
-    "TTN_LW_INTEROP_LISTEN",
-    "TTN_LW_GS_MQTT_LISTEN",
-    "TTN_LW_GS_MQTT_V2_LISTEN",
-    "TTN_LW_GS_BASIC_STATION_LISTEN",
-    "TTN_LW_GS_TTIGW_LISTEN",
-    "TTN_LW_AS_MQTT_LISTEN",
-)
-STARTUP_TIMEOUT = 120.0
-
-
-@dataclass
-class Stack:
-    """The running server and what the chart gave it."""
-
-    rendered: list[dict[str, Any]]
-    env: dict[str, str]
-    http_port: int
-    udp_port: int
-    workdir: Path
-    log: Path
-    binary: Path
-    proc: subprocess.Popen[bytes]
-    init_outputs: dict[str, str]
-    seconds_to_healthy: float
-    redis: Redis
-    postgres: Postgres
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _relocate(text: str, places: dict[str, str]) -> str:
-    for cluster, local in places.items():
-        text = text.replace(cluster, local)
-    return text
-
-
-def _local_env(
-    rendered: list[dict[str, Any]],
-    container: dict[str, Any],
-    workdir: Path,
-    redis: Redis,
-    postgres: Postgres,
-    ports: dict[str, str],
-) -> dict[str, str]:
-    """The kubelet's environment for `container`, with Services and mounts made local."""
-    env = kubelet.container_env(rendered, container)
-    places = {
-        REDIS_SERVICE: redis.address,
-        POSTGRES_SERVICE: f"{LOOPBACK}:{postgres.port}",
-        **{m["mountPath"]: str(workdir / m["name"]) for m in container.get("volumeMounts", [])},
-    }
-    for key, value in env.items():
-        env[key] = _relocate(value, places)
-    env.update(ports)
-    return {**env, "PATH": os.environ["PATH"], "HOME": str(workdir)}
-
-
-def _listeners(env: dict[str, str], http_port: int, udp_port: int) -> dict[str, str]:
-    """Every TCP listener on a free loopback port, HTTP and UDP on the given ones."""
-    ports = {key: f"{LOOPBACK}:{free_port()}" for key in DEFAULT_LISTENERS}
-    ports["TTN_LW_HTTP_LISTEN"] = f"{LOOPBACK}:{http_port}"
-    ports["TTN_LW_GRPC_LISTEN"] = f"{LOOPBACK}:{free_port()}"
-    # ":1700=EU_863_870_TTN" -> "127.0.0.1:<udp>=EU_863_870_TTN": the chart's plan stays.
-    udp = re.sub(r"^:\d+=", f"{LOOPBACK}:{udp_port}=", env["TTN_LW_GS_UDP_LISTENERS"])
-    ports["TTN_LW_GS_UDP_LISTENERS"] = udp
-    return ports
-
-
-def _volumes(rendered: list[dict[str, Any]], spec: dict[str, Any], workdir: Path) -> None:
-    """Each pod volume as a directory; ConfigMap volumes get their files."""
-    for volume in spec.get("volumes", []):
-        directory = workdir / volume["name"]
-        directory.mkdir(parents=True, exist_ok=True)
-        if "configMap" in volume:
-            data = find(rendered, "ConfigMap", volume["configMap"]["name"])["data"]
-            for name, content in data.items():
-                (directory / name).write_text(content)
-
-
-def _run(argv: list[str], env: dict[str, str], cwd: Path) -> str:
-    """Run a container's process to completion; its combined output, or fail with it."""
-    result = subprocess.run(
-        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-    output = result.stdout + result.stderr
-    if result.returncode != 0:
-        pytest.fail(f"{' '.join(argv[:3])} exited {result.returncode}:\n{output}")
-    return output
-
-
-def _wait_healthy(stack_proc: subprocess.Popen[bytes], http_port: int, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if stack_proc.poll() is not None:
-            pytest.fail(f"ttn-lw-stack start exited {stack_proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"http://{LOOPBACK}:{http_port}/healthz", timeout=1).is_success:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"/healthz did not answer within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator[Stack]:
     """Redis, PostgreSQL and ttn-lw-stack as the kind profile configures them."""
     workdir = tmp_path_factory.mktemp("stack")
-    rendered = objects(install_argv(deadline=60))
-    deployment = find(rendered, "Deployment")
-    spec = deployment["spec"]["template"]["spec"]
-    [server] = spec["containers"]
-    server_env = kubelet.container_env(rendered, server)
-    uri = re.match(r"postgresql://(\w+)@[^/]+/(\w+)", server_env["TTN_LW_IS_DATABASE_URI"])
-    assert uri is not None, server_env["TTN_LW_IS_DATABASE_URI"]
-    http_port, udp_port = free_port(), free_port(socket.SOCK_DGRAM)
-    ports = _listeners(server_env, http_port, udp_port)
-    _volumes(rendered, spec, workdir)
+    user, password, database = chart_database(rendered_server()[2])
     with (
         redis_server(workdir / "redis") as redis,
-        postgres_server(uri[1], server_env["PGPASSWORD"], uri[2]) as pg,
+        postgres_server(user, password, database) as pg,
+        running_stack(ttn_lw_stack, workdir, redis, pg) as running,
     ):
-        init_outputs = {}
-        for init in spec["initContainers"]:
-            env = _local_env(rendered, init, workdir, redis, pg, ports)
-            argv = kubelet.container_argv(init, env, [str(ttn_lw_stack)])
-            init_outputs[init["name"]] = _run(argv, env, workdir)
-        env = _local_env(rendered, server, workdir, redis, pg, ports)
-        log = workdir / "stack.log"
-        started = time.monotonic()
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                kubelet.container_argv(server, env, [str(ttn_lw_stack)]),
-                env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        try:
-            _wait_healthy(proc, http_port, log)
-            yield Stack(
-                rendered, env, http_port, udp_port, workdir, log, ttn_lw_stack, proc, init_outputs,
-                time.monotonic() - started, redis, pg,
-            )  # fmt: skip
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        yield running
 
 
 def _smoke_argv(stack: Stack, key_dir: Path | None) -> list[str]:
@@ -241,11 +96,11 @@ def _make_api_key(stack: Stack, key_dir: Path) -> str:
     bin_dir.mkdir(exist_ok=True)
     if not (bin_dir / "ttn-lw-stack").exists():
         (bin_dir / "ttn-lw-stack").symlink_to(stack.binary.resolve())
-    env = _local_env(stack.rendered, init, stack.workdir, stack.redis, stack.postgres, {})
+    env = local_env(stack.rendered, init, stack.workdir, stack.redis, stack.postgres, {})
     env["PATH"] = f"{bin_dir}:{env['PATH']}"
     argv = kubelet.container_argv(init, env, [])
     argv = [part.replace(mount["mountPath"], str(key_dir)) for part in argv]
-    return _run(argv, env, stack.workdir)
+    return run_to_end(argv, env, stack.workdir)
 
 
 def test_the_kind_profile_config_starts_the_real_server(stack: Stack) -> None:

@@ -33,14 +33,17 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return port
 
 
-def _binary(name: str) -> str:
-    """`name` from PATH or Debian's PostgreSQL directory; fail with the fix, never skip."""
-    found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+def binary(name: str) -> str:
+    """`name` from PATH, sbin or Debian's PostgreSQL directory; fail with the fix, never skip."""
+    found = (
+        shutil.which(name)
+        or shutil.which(name, path="/usr/sbin:/sbin")
+        or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
     )
     if found is None:
         pytest.fail(
-            f"{name} is not installed: run scripts/test (apt-get install redis-server postgresql)"
+            f"{name} is not installed: run scripts/test (it installs redis-server, postgresql "
+            "and openssh-server)"
         )
     return found
 
@@ -63,32 +66,41 @@ def _wait_for_port(
 class Redis:
     port: int
     directory: Path
+    password: str = ""
 
     @property
     def address(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}{LOOPBACK}:{self.port}"
+
     def cli(self, *args: str) -> str:
         """redis-cli against this server; its stdout."""
+        auth = ["--no-auth-warning", "-a", self.password] if self.password else []
         return subprocess.run(
-            [_binary("redis-cli"), "-h", LOOPBACK, "-p", str(self.port), *args],
+            [binary("redis-cli"), "-h", LOOPBACK, "-p", str(self.port), *auth, *args],
             capture_output=True, text=True, check=True, timeout=30,
         ).stdout  # fmt: skip
 
 
 @contextmanager
-def redis_server(directory: Path, *config: str) -> Iterator[Redis]:
-    """redis-server on a free loopback port; extra `config` as command-line directives."""
+def redis_server(directory: Path, *config: str, password: str = "") -> Iterator[Redis]:
+    """redis-server on a free loopback port, no persistence unless `config` (command-line
+    directives, later ones win) turns it on; `password` sets requirepass."""
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
+    auth = ["--requirepass", password] if password else []
     proc = subprocess.Popen(
-        [_binary("redis-server"), "--bind", LOOPBACK, "--port", str(port),
-         "--dir", str(directory), "--save", "", "--appendonly", "no", *config],
+        [binary("redis-server"), "--bind", LOOPBACK, "--port", str(port),
+         "--dir", str(directory), "--save", "", "--appendonly", "no", *auth, *config],
         stdout=(directory / "redis.log").open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         _wait_for_port(port, "redis-server", proc)
-        yield Redis(port, directory)
+        yield Redis(port, directory, password)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -100,13 +112,15 @@ class Postgres:
     user: str
     password: str
 
-    def uri(self, database: str) -> str:
-        return f"postgresql://{self.user}@{LOOPBACK}:{self.port}/{database}?sslmode=disable"
+    def uri(self, database: str, *, password: str | None = None) -> str:
+        """libpq URI of `database`; with `password` (e.g. self.password) in it."""
+        auth = self.user if password is None else f"{self.user}:{password}"
+        return f"postgresql://{auth}@{LOOPBACK}:{self.port}/{database}?sslmode=disable"
 
     def psql(self, database: str, sql: str) -> str:
         """One SQL statement through psql; its unaligned output."""
         return subprocess.run(
-            [_binary("psql"), "-h", LOOPBACK, "-p", str(self.port), "-U", self.user,
+            [binary("psql"), "-h", LOOPBACK, "-p", str(self.port), "-U", self.user,
              "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
             env={**os.environ, "PGPASSWORD": self.password},
             capture_output=True, text=True, check=True, timeout=60,
@@ -158,13 +172,13 @@ def _postgres_in(
         if result.returncode != 0:
             pytest.fail(f"{' '.join(argv[:2])} failed: {result.stdout}{result.stderr}")
 
-    run(_binary("initdb"), "-D", str(data), "-U", user, f"--pwfile={pwfile}",
+    run(binary("initdb"), "-D", str(data), "-U", user, f"--pwfile={pwfile}",
         "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C")  # fmt: skip
     pwfile.unlink()
     port = free_port()
     log = directory / "postgres.log"
     proc = subprocess.Popen(
-        [*as_postgres, _binary("postgres"), "-D", str(data), "-p", str(port),
+        [*as_postgres, binary("postgres"), "-D", str(data), "-p", str(port),
          "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={directory}",
          "-c", "fsync=off"],
         stdout=log.open("wb"), stderr=subprocess.STDOUT,
@@ -183,3 +197,53 @@ def _postgres_in(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@dataclass(frozen=True)
+class Sshd:
+    """An OpenSSH server on loopback that lets `user` in with `key_file`."""
+
+    port: int
+    user: str
+    key_file: Path
+    known_hosts: Path
+
+    @property
+    def target(self) -> str:
+        return f"{self.user}@{LOOPBACK}:{self.port}"
+
+
+@contextmanager
+def sshd_server(directory: Path) -> Iterator[Sshd]:
+    """Debian's sshd on a free loopback port: throw-away host and client keys, key auth only,
+    TCP forwarding on (what a migration's tunnel needs)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    keygen = binary("ssh-keygen")
+    host_key, client_key = directory / "host_ed25519", directory / "client_ed25519"
+    for key in (host_key, client_key):
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    authorized = directory / "authorized_keys"
+    authorized.write_text(Path(f"{client_key}.pub").read_text())
+    port = free_port()
+    user = os.environ.get("USER") or "root"
+    config = directory / "sshd_config"
+    config.write_text(
+        f"Port {port}\nListenAddress {LOOPBACK}\nHostKey {host_key}\n"
+        f"AuthorizedKeysFile {authorized}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\nAllowTcpForwarding yes\n"
+        f"PidFile {directory / 'sshd.pid'}\n"
+    )
+    known_hosts = directory / "known_hosts"
+    known_hosts.write_text(f"[{LOOPBACK}]:{port} {Path(f'{host_key}.pub').read_text()}")
+    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
+    proc = subprocess.Popen(
+        [binary("sshd"), "-D", "-e", "-f", str(config)],
+        stdout=(directory / "sshd.log").open("wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        _wait_for_port(port, "sshd", proc)
+        yield Sshd(port, user, client_key, known_hosts)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

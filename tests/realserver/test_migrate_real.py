@@ -1,0 +1,211 @@
+"""The whole migration on state the real ttn-lw-stack wrote, and the real server on the target.
+
+Source ("the VM"): PostgreSQL with the docker-compose credentials (root/root,
+ttn_lorawan_dev) and Redis with `appendonly yes`, filled through the real server's API: an
+admin and its API key, an application, gateways, an OTAA device and an ABP device with a
+session and frame counter 42. The server is stopped before the copy (the cut-over's freeze).
+Target ("AKS"): another PostgreSQL with another admin login, another Redis. The migration
+runs the very steps the Dagger function runs (pipelines.migrate.run), with the host's tools
+and the real binary for `is-db migrate`; then the real server starts on the target.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import pytest
+
+from pipelines.migrate import postgres
+from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.run import Stores, migrate
+from tests.realserver.conftest import SKIP_REASON
+from tests.support.migrate_host import HostExecutor
+from tests.support.real_stack import running_stack
+from tests.support.servers import Postgres, Redis, postgres_server, redis_server
+
+pytestmark = pytest.mark.realserver
+
+if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+GATEWAYS = [f"eui-00800000a00000{n:02x}" for n in range(1, 4)]
+DEVICES = ["dev-otaa", "dev-abp"]
+
+
+@dataclass(frozen=True)
+class Vm:
+    pg: Postgres
+    redis: Redis
+    stores: Stores
+    api_key: str
+
+
+def _admin_key(binary: Path, db: postgres.Database) -> str:
+    env = {**os.environ, **postgres.libpq_env(db), "TTN_LW_LOG_LEVEL": "warn",
+           "TTN_LW_IS_DATABASE_URI": postgres.tts_database_uri(db)}  # fmt: skip
+    create = [str(binary), "is-db", "create-admin-user", "--id", "admin",
+              "--email", "admin@example.com", "--password", "vm-admin-password"]  # fmt: skip
+    subprocess.run(create, env=env, check=True, capture_output=True)
+    out = subprocess.run(
+        [str(binary), "is-db", "create-user-api-key", "--user-id", "admin"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    key: str = json.loads(out)["key"]
+    return key
+
+
+def _ok(response: object) -> None:
+    status = getattr(response, "status_code", 0)
+    assert status == 200, getattr(response, "text", "")[:400]
+
+
+@pytest.fixture(scope="module")
+def vm(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator[Vm]:
+    workdir = tmp_path_factory.mktemp("vm")
+    with (
+        postgres_server("root", "root", "ttn_lorawan_dev") as pg,
+        redis_server(workdir / "redis", "--appendonly", "yes") as redis,
+    ):
+        db = postgres.parse_uri(pg.uri("ttn_lorawan_dev", password="root"))
+        with running_stack(ttn_lw_stack, workdir / "stack", redis, pg, db) as stack:
+            key = _admin_key(ttn_lw_stack, db)
+            _ok(stack.api("POST", "/users/admin/applications", key,
+                          {"application": {"ids": {"application_id": "app-1"}}}))  # fmt: skip
+            for gateway in GATEWAYS:
+                gateway_ids = {"gateway_id": gateway, "eui": gateway[4:].upper()}
+                body = {"gateway": {"ids": gateway_ids, "frequency_plan_ids": ["EU_863_870_TTN"]},
+                        "collaborator": {"user_ids": {"user_id": "admin"}}}  # fmt: skip
+                _ok(stack.api("POST", "/users/admin/gateways", key, body))
+            for n, device in enumerate(DEVICES, 1):
+                ids = {"device_id": device, "dev_eui": f"70B3D57ED000000{n}",
+                       "application_ids": {"application_id": "app-1"}}  # fmt: skip
+                _ok(stack.api("POST", "/applications/app-1/devices", key, {"end_device": {
+                    "ids": ids, "network_server_address": "localhost",
+                    "application_server_address": "localhost"}}))  # fmt: skip
+            key_names = ("f_nwk_s_int_key", "nwk_s_enc_key", "s_nwk_s_int_key")
+            session = {"dev_addr": "26011234", "last_f_cnt_up": 42,
+                       "keys": {name: {"key": "11" * 16} for name in key_names}}  # fmt: skip
+            ns = {"ids": {"device_id": "dev-abp", "dev_eui": "70B3D57ED0000002",
+                          "application_ids": {"application_id": "app-1"}},
+                  "frequency_plan_id": "EU_863_870_TTN", "lorawan_version": "MAC_V1_0_3",
+                  "lorawan_phy_version": "PHY_V1_0_3_REV_A", "supports_join": False,
+                  "session": session}  # fmt: skip
+            paths = ["frequency_plan_id", "lorawan_version", "lorawan_phy_version",
+                     "supports_join", "session.dev_addr", "session.last_f_cnt_up",
+                     *(f"session.keys.{k}.key" for k in key_names)]  # fmt: skip
+            _ok(stack.api("PUT", "/ns/applications/app-1/devices/dev-abp", key,
+                          {"end_device": ns, "field_mask": {"paths": paths}}))  # fmt: skip
+        # The source server is stopped now: the cut-over freezes the VM before the copy.
+        yield Vm(pg, redis, Stores(db, redis.url), key)
+
+
+def _target(
+    workdir: Path, appendonly: str
+) -> tuple[AbstractContextManager[Postgres], AbstractContextManager[Redis]]:
+    """A target PostgreSQL (an Azure-style admin login, and a scratch database) and Redis."""
+    return (
+        postgres_server("ttsadmin_azure", "azure-admin-password", "ttn_lorawan", "scratch"),
+        redis_server(workdir / "redis", "--appendonly", appendonly),
+    )
+
+
+@pytest.mark.parametrize("appendonly", ["yes", "no"])
+def test_the_real_server_on_the_target_sees_the_same_gateways_devices_and_session(
+    vm: Vm, ttn_lw_stack: Path, tmp_path: Path, appendonly: str
+) -> None:
+    pg_cm, redis_cm = _target(tmp_path, appendonly)
+    with pg_cm as pg, redis_cm as redis:
+        db = postgres.parse_uri(pg.uri("ttn_lorawan", password=pg.password))
+        scratch = postgres.parse_uri(pg.uri("scratch", password=pg.password))
+        executor = HostExecutor(tmp_path, ttn_lw_stack)
+        lines: list[str] = []
+        started = time.monotonic()
+        report = anyio.run(
+            lambda: migrate(
+                executor,
+                vm.stores,
+                Stores(db, redis.url),
+                scratch,
+                dry_run=False,
+                replace=False,
+                log=lines.append,
+            )
+        )
+        took = time.monotonic() - started
+        print("\n".join(lines), report, f"migration: {took:.1f} s", sep="\n")
+        assert report.startswith("verified: ")
+        owners = pg.psql("ttn_lorawan", "SELECT DISTINCT tableowner FROM pg_tables "
+                         "WHERE schemaname = 'public'")  # fmt: skip
+        assert owners.split() == ["ttsadmin_azure"]
+        with running_stack(ttn_lw_stack, tmp_path / "stack", redis, pg, db) as target:
+            gateways = target.api("GET", "/gateways?field_mask=ids", vm.api_key).json()
+            assert sorted(g["ids"]["gateway_id"] for g in gateways["gateways"]) == GATEWAYS
+            devices = target.api("GET", "/applications/app-1/devices", vm.api_key).json()
+            assert sorted(d["ids"]["device_id"] for d in devices["end_devices"]) == sorted(DEVICES)
+            abp = target.api(
+                "GET", "/ns/applications/app-1/devices/dev-abp?field_mask=session", vm.api_key
+            ).json()
+            assert abp["session"]["dev_addr"] == "26011234"
+            assert abp["session"]["last_f_cnt_up"] == 42  # frame counters survived
+
+
+def test_dry_run_changes_nothing(vm: Vm, ttn_lw_stack: Path, tmp_path: Path) -> None:
+    pg_cm, redis_cm = _target(tmp_path, "yes")
+    with pg_cm as pg, redis_cm as redis:
+        db = postgres.parse_uri(pg.uri("ttn_lorawan", password=pg.password))
+        scratch = postgres.parse_uri(pg.uri("scratch", password=pg.password))
+        lines: list[str] = []
+        report = anyio.run(
+            lambda: migrate(
+                HostExecutor(tmp_path, ttn_lw_stack),
+                vm.stores,
+                Stores(db, redis.url),
+                scratch,
+                dry_run=True,
+                replace=False,
+                log=lines.append,
+            )
+        )
+        print("\n".join(lines))
+        assert report == "dry run: nothing was changed"
+        assert "end_devices" in lines[0]
+        assert "gateways" in lines[0]
+        assert pg.psql("ttn_lorawan", postgres.TABLES_SQL).strip() == "0"
+        assert redis.cli("DBSIZE").strip() == "0"
+
+
+def test_a_source_written_by_a_newer_things_stack_is_refused(
+    vm: Vm, ttn_lw_stack: Path, tmp_path: Path
+) -> None:
+    future = "20991231000000"
+    vm.pg.psql(
+        "ttn_lorawan_dev", f"INSERT INTO bun_migrations (name, group_id) VALUES ('{future}', 99)"
+    )
+    try:
+        pg_cm, redis_cm = _target(tmp_path, "yes")
+        with pg_cm as pg, redis_cm as redis:
+            db = postgres.parse_uri(pg.uri("ttn_lorawan", password=pg.password))
+            scratch = postgres.parse_uri(pg.uri("scratch", password=pg.password))
+            with pytest.raises(MigrationError, match=rf"newer Things Stack .* \({future}\)"):
+                anyio.run(
+                    lambda: migrate(
+                        HostExecutor(tmp_path, ttn_lw_stack),
+                        vm.stores,
+                        Stores(db, redis.url),
+                        scratch,
+                        dry_run=False,
+                        replace=False,
+                        log=lambda _: None,
+                    )
+                )
+            assert pg.psql("ttn_lorawan", postgres.TABLES_SQL).strip() == "0"  # nothing moved
+    finally:
+        vm.pg.psql("ttn_lorawan_dev", f"DELETE FROM bun_migrations WHERE name = '{future}'")

@@ -25,6 +25,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.mgmt.containerregistry.aio import ContainerRegistryManagementClient
 from azure.mgmt.containerregistry.models import ImportImageParameters, ImportMode, ImportSource
 
+from pipelines import versions
 from pipelines.azure_auth import ACR_SCOPE, HTTP_TIMEOUT_SECONDS, require_https
 
 __all__ = [
@@ -203,9 +204,9 @@ class ImportedImage:
 # The chart's Redis and PostgreSQL images (charts/thethingsstack/values.yaml redis.internal
 # .image and postgresql.image; a test keeps the two in step). Docker Hub official images
 # live under library/; the same path in ACR keeps the chart's repository values simple.
-IMPORTED_IMAGES: Final[tuple[ImportedImage, ...]] = (
-    ImportedImage("docker.io", "library/redis", "7.2.11-alpine"),
-    ImportedImage("docker.io", "library/postgres", "16.10-alpine"),
+IMPORTED_IMAGES: Final[tuple[ImportedImage, ...]] = tuple(
+    ImportedImage("docker.io", f"library/{name}", tag)
+    for name, tag in (image.split(":") for image in (versions.REDIS_IMAGE, versions.POSTGRES_IMAGE))
 )
 
 

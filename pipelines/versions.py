@@ -55,5 +55,10 @@ KIND_VERSION: Final = "0.30.0"
 KIND_NODE_IMAGE: Final = (
     "kindest/node:v1.34.0@sha256:7416a61b42b1662ca6ca89f02028ac133a309a2a30ba309614e8ec94d976dc5a"
 )
+# The chart's in-cluster Redis and PostgreSQL (values.yaml; publish imports them into ACR),
+# also the migration's PostgreSQL 16 client tools and its throw-away servers.
+REDIS_IMAGE: Final = "redis:7.2.11-alpine"
+POSTGRES_IMAGE: Final = "postgres:16.10-alpine"
+
 # Docker-in-Dagger engine that kind runs its node container in. Tag not verifiable offline.
 DOCKER_DIND_IMAGE: Final = "docker:28.5.1-dind"

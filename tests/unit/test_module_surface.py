@@ -27,6 +27,7 @@ PRODUCT_FUNCTIONS = {
     "Azure.deploy",
     "Azure.nightly",
     "Azure.provision",
+    "migrate",
 }
 # Publishing, deploying, scanning a moving vulnerability DB and testing must re-run
 # every time: Dagger >= 0.19.4 would otherwise serve a 7-day-old result.
@@ -39,6 +40,7 @@ NEVER_CACHED = {
     "Azure.deploy",
     "Azure.nightly",
     "Azure.provision",
+    "migrate",
 }
 
 ALL = functions()
@@ -96,6 +98,8 @@ GOOD = {
     "cluster": "tts-aks",
     "image": "ttsprodacr.azurecr.io/thethingsstack@sha256:" + "0" * 64,
     "address": "registry.example.com/tts:3.32.0",
+    "target_postgres": NoEngine(),
+    "target_redis": NoEngine(),
 }
 NO_LOGIN = {"oidc_request_url": None, "oidc_request_token": None}
 
@@ -122,6 +126,27 @@ BAD_INPUT: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("Azure.deploy", {"udp_host": "1.2.3.4:1700"}, "not a DNS name", {}),
     ("Azure.provision", {"environment": "staging", "parameters": NoEngine()}, "dev, prod", {}),
     ("Azure.provision", {"resource_group": "rg/bad", "parameters": NoEngine()}, "group", {}),
+    ("migrate", {"version": "v3.32.0"}, "drop the leading 'v'", {}),
+    ("migrate", {"source_redis": NoEngine()}, "give the source database once", {}),
+    (
+        "migrate",
+        {"source_postgres": NoEngine(), "postgres_dump": NoEngine(), "source_redis": NoEngine()},
+        "give the source database once",
+        {},
+    ),
+    ("migrate", {"source_postgres": NoEngine()}, "give the source Redis once", {}),
+    (
+        "migrate",
+        {"source_postgres": NoEngine(), "source_redis": NoEngine(), "ssh_host": "tts@vm"},
+        "--ssh-host needs --ssh-key and --ssh-known-hosts",
+        {},
+    ),
+    (
+        "migrate",
+        {"source_postgres": NoEngine(), "source_redis": NoEngine(), "ssh_host": "tts@vm:x"},
+        "is not user@host[:port]",
+        {},
+    ),
 ]
 
 

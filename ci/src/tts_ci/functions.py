@@ -7,6 +7,8 @@ from typing import Any, TypeVar, cast
 from dagger import function
 from dagger.mod._exceptions import FunctionError  # the SDK's no-traceback error
 
+from pipelines.migrate.redis import MigrationError
+
 from .containers import StepFailed
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,7 +35,7 @@ def _one_line_errors(func: F) -> F:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await func(*args, **kwargs)
-        except (ValueError, StepFailed) as err:
+        except (ValueError, StepFailed, MigrationError) as err:
             raise FunctionError(str(err)) from None
 
     return cast(F, wrapper)

@@ -26,7 +26,7 @@ from dagger import DefaultPath, Doc, Ignore, dag, object_type
 from pipelines import bicep, chart, policy, versions
 from pipelines import image as plan
 
-from . import kind
+from . import kind, migration
 from .azure import Azure, bicep_container
 from .containers import CHART_DIR, StepFailed, run_steps, toolbox
 from .functions import cached, new, uncached
@@ -171,6 +171,59 @@ class TtsCi:
             oidc_request_token=oidc_request_token,
             azure_config=azure_config,
         )
+
+    # ---- migration -----------------------------------------------------------------
+
+    @uncached
+    async def migrate(
+        self,
+        target_postgres: Annotated[
+            dagger.Secret,
+            Doc(
+                "Target database: postgresql://ADMIN:PASSWORD@HOST:5432/ttn_lorawan?sslmode=require"
+            ),
+        ],
+        target_redis: Annotated[
+            dagger.Secret,
+            Doc("Target Redis: rediss://:ACCESS_KEY@HOST:10000 (Azure Managed Redis) or redis://…"),
+        ],
+        source_postgres: Annotated[
+            dagger.Secret | None,
+            Doc("Source database URI (with --ssh-host as the VM sees it, e.g. 127.0.0.1:5432)"),
+        ] = None,
+        source_redis: Annotated[
+            dagger.Secret | None,
+            Doc(
+                "Source Redis URL (with --ssh-host as the VM sees it, e.g. redis://127.0.0.1:6379)"
+            ),
+        ] = None,
+        ssh_host: Annotated[
+            str, Doc("Reach the sources through SSH to this VM: user@host[:port]")
+        ] = "",
+        ssh_key: Annotated[dagger.Secret | None, Doc("Private key for --ssh-host")] = None,
+        ssh_known_hosts: Annotated[
+            dagger.File | None, Doc("The VM's host key line(s) for --ssh-host (ssh-keyscan)")
+        ] = None,
+        postgres_dump: Annotated[
+            dagger.File | None, Doc("A pg_dump --format=custom file instead of a live database")
+        ] = None,
+        redis_rdb: Annotated[dagger.File | None, Doc("An RDB file instead of a live Redis")] = None,
+        version: Version = versions.TTS_VERSION,
+        dry_run: Annotated[
+            bool, Doc("Only report what would move (the default); --dry-run=false copies")
+        ] = True,
+        replace: Annotated[
+            bool, Doc("Overwrite a non-empty target (also how an interrupted run is finished)")
+        ] = False,
+    ) -> str:
+        """Move a Things Stack's PostgreSQL and Redis state (VM, dumps) to the AKS-side stores."""
+        plan.check_release_version(version)
+        return await migration.run(
+            self.source, version, target_postgres, target_redis,
+            migration.Sources(source_postgres, source_redis, postgres_dump, redis_rdb,
+                              ssh_host, ssh_key, ssh_known_hosts),
+            dry_run=dry_run, replace=replace,
+        )  # fmt: skip
 
     @cached
     async def lint_bicep(self) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import anyio
 
 from pipelines.migrate import redis, tunnel
-from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.errors import MigrationError
 
 
 def _url(parser: argparse.ArgumentParser, variable: str) -> str:

@@ -24,11 +24,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from pipelines.migrate.errors import MigrationError
+
 DEFAULT_BATCH: Final = 500
-
-
-class MigrationError(Exception):
-    """A problem the user can fix; the message says how (never a URL: it may hold a password)."""
 
 
 @dataclass(frozen=True)

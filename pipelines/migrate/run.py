@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from pipelines.migrate import postgres
-from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.report import Inventory, differences, verification
 
 Tool = Literal["postgres", "python", "tts"]

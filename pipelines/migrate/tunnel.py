@@ -13,9 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
-
-from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.errors import MigrationError
 
 _TARGET = re.compile(r"^(?:(?P<user>[^@\s]+)@)?(?P<host>[A-Za-z0-9.-]+)(?::(?P<port>\d{1,5}))?$")
 _FORWARD = re.compile(r"^(\d{1,5}):([A-Za-z0-9.-]+):(\d{1,5})$")
@@ -60,6 +58,9 @@ async def serve(
     on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     """Hold the forwards open until the SSH connection ends."""
+    # Imported here: the Dagger module parses targets but only the tunnel container serves.
+    import asyncssh  # noqa: PLC0415
+
     try:
         async with asyncssh.connect(
             target.host, port=target.port, username=target.user,

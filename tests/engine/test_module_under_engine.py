@@ -101,13 +101,24 @@ BAD_INPUT = [
          "--image", "tts.azurecr.io/thethingsstack:3.32.0"],
         "has no digest",
     ),
+    (
+        ["migrate", "--target-postgres", "env://TTS_CI_ENGINE_NOT_USED",
+         "--target-redis", "env://TTS_CI_ENGINE_NOT_USED"],
+        "give the source database once",
+    ),
 ]  # fmt: skip
 
 
 @pytest.mark.parametrize(("call", "message"), BAD_INPUT, ids=lambda v: str(v)[:25])
 def test_bad_input_is_one_error_line_before_any_work(
-    dagger_cli: Path, module_dir: Path, call: list[str], message: str
+    dagger_cli: Path,
+    module_dir: Path,
+    call: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A secret the CLI can resolve; the function refuses the input before reading it.
+    monkeypatch.setenv("TTS_CI_ENGINE_NOT_USED", "not a URL")
     result, took = dagger(dagger_cli, module_dir, "call", *call)
     assert result.returncode != 0
     line = error_line(result)

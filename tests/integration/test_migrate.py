@@ -19,7 +19,8 @@ import anyio
 import pytest
 
 from pipelines.migrate import postgres
-from pipelines.migrate.redis import MigrationError, client
+from pipelines.migrate.errors import MigrationError
+from pipelines.migrate.redis import client
 from pipelines.migrate.run import DUMP, Step, Stores, inventory, migrate
 from tests.support.migrate_host import HostExecutor
 from tests.support.paths import REPO_ROOT

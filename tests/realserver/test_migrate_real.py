@@ -24,7 +24,7 @@ import anyio
 import pytest
 
 from pipelines.migrate import postgres
-from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.run import Stores, migrate
 from tests.realserver.conftest import SKIP_REASON
 from tests.support.migrate_host import HostExecutor

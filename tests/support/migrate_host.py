@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 
-from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.run import Step
 from tests.support.paths import REPO_ROOT
 from tests.support.servers import binary

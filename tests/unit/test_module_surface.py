@@ -1,7 +1,10 @@
 """The Dagger module declares the whole product surface, documented, and nothing
 that is not implemented pretends to succeed."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, cast
 
@@ -182,3 +185,16 @@ def test_readme_documents_each_function_once_by_its_cli_call(repo_root: Path) ->
         documented |= {f"{head} {f.cli_name}" for f in functions(owner)}
     assert sorted(rows) == sorted(documented)
     assert "dagger call test-e-2-e" in readme
+
+
+def test_the_module_loads_without_the_containers_libraries(repo_root: Path) -> None:
+    """The module runtime installs `tts-ci-pipelines[azure]` only (ci/pyproject.toml): redis-py
+    and asyncssh run in the migration's containers, never in the module (a real engine
+    found this once: ModuleNotFoundError at load)."""
+    blocked = "import sys; sys.modules.update(redis=None, asyncssh=None); import tts_ci.main"
+    result = subprocess.run(
+        [sys.executable, "-c", blocked],
+        cwd=repo_root, env={**os.environ, "PYTHONPATH": f"{repo_root}:{repo_root / 'ci' / 'src'}"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-800:]

@@ -7,7 +7,7 @@ from typing import Any, TypeVar, cast
 from dagger import function
 from dagger.mod._exceptions import FunctionError  # the SDK's no-traceback error
 
-from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.errors import MigrationError
 
 from .containers import StepFailed
 

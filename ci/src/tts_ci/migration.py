@@ -19,7 +19,7 @@ from dagger import ReturnType, dag
 
 from pipelines import versions
 from pipelines.migrate import postgres, tunnel
-from pipelines.migrate.redis import MigrationError
+from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.run import Step, Stores, migrate
 
 from .containers import fresh, python_env

@@ -298,3 +298,31 @@ def test_a_tunnel_to_an_unknown_host_key_is_refused(tmp_path: Path) -> None:
     assert code == 1
     assert "host key of 127.0.0.1 is not in the known_hosts given" in err
     assert "Traceback" not in err
+
+
+def test_files_from_the_vm_are_sources_too(
+    source: tuple[Postgres, Redis, Stores], target: tuple[Postgres, Redis, Stores], tmp_path: Path
+) -> None:
+    """What `migrate --redis-rdb/--postgres-dump` does with files: a throw-away redis-server
+    loads the RDB, and the dump is restored into a scratch database to be counted."""
+    rdb_dir = tmp_path / "rdb"
+    rdb_dir.mkdir()
+    source[1].cli("--rdb", str(rdb_dir / "dump.rdb"))  # as `redis-cli --rdb` on the VM
+    ex = HostExecutor(tmp_path)
+    dump = postgres.dump_argv("given.dump")
+    anyio.run(
+        ex.run,
+        Step("postgres", dump, "pg_dump on the VM", secrets=postgres.libpq_env(source[2].database)),
+    )
+    with redis_server(rdb_dir, "--dbfilename", "dump.rdb") as loaded:
+        scratch = postgres.parse_uri(target[0].uri("scratch", password=target[0].password))
+        restore = postgres.restore_argv("given.dump", replace=False)
+        anyio.run(
+            ex.run,
+            Step("postgres", restore, "restore to count", secrets=postgres.libpq_env(scratch)),
+        )
+        from_files = anyio.run(inventory, ex, Stores(scratch, loaded.url), "source")
+    live = anyio.run(inventory, ex, source[2], "source")
+    assert from_files.tables == live.tables
+    assert from_files.redis_keys == live.redis_keys
+    assert from_files.redis_volatile == live.redis_volatile

@@ -136,6 +136,12 @@ param cookieHashKey string
 @maxLength(64)
 param cookieBlockKey string
 
+@description('TTS cluster key (openssl rand -hex 32); from TTS_CLUSTER_KEY.')
+@secure()
+@minLength(64)
+@maxLength(64)
+param clusterKey string
+
 @description('TTS admin user password; from TTS_ADMIN_PASSWORD.')
 @secure()
 @minLength(12)
@@ -161,8 +167,8 @@ param blobContainerName string = 'tts-uploads'
 @description('Anonymous read of single blobs in the upload container (TTS Console pictures).')
 param publicBlobRead bool = true
 
-@description('Deploy Azure Managed Redis instead of the chart\'s in-cluster Redis StatefulSet.')
-param enableManagedRedis bool = false
+@description('Azure Managed Redis for the network state (values-aks.yaml expects it); false: the chart\'s in-cluster Redis (docs/production-state.md).')
+param enableManagedRedis bool = true
 
 @description('Azure Managed Redis SKU (when enableManagedRedis).')
 @allowed([
@@ -312,6 +318,7 @@ module keyVault 'modules/keyvault.bicep' = {
     cookieBlockKey: cookieBlockKey
     adminPassword: ttsAdminPassword
     consoleClientSecret: consoleClientSecret
+    clusterKey: clusterKey
     secretsExpireOn: secretsExpireOn
   }
 }
@@ -358,6 +365,7 @@ module redis 'modules/redis.bicep' = if (enableManagedRedis) {
     tags: allTags
     skuName: redisSkuName
     highAvailability: isProd
+    persistAof: true
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     vnetId: network.outputs.vnetId
     keyVaultName: keyVault.outputs.keyVaultName
@@ -461,6 +469,9 @@ output grafanaEndpoint string = monitoring.outputs.grafanaEndpoint
 
 @description('Managed Redis host (TLS port 10000), empty when the in-cluster Redis is used.')
 output redisHost string = enableManagedRedis ? redis!.outputs.redisHost : ''
+
+@description('redis.external.address of values-aks.yaml (host:10000), empty when the in-cluster Redis is used.')
+output redisAddress string = enableManagedRedis ? '${redis!.outputs.redisHost}:${redis!.outputs.redisPort}' : ''
 
 @description('Kubernetes namespace the TTS federated credential trusts.')
 output ttsNamespace string = ttsNamespace

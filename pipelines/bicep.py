@@ -31,6 +31,7 @@ SECRET_ENV_VARS: Final = (
     "TTS_POSTGRES_PASSWORD",
     "TTS_COOKIE_HASH_KEY",
     "TTS_COOKIE_BLOCK_KEY",
+    "TTS_CLUSTER_KEY",
     "TTS_ADMIN_PASSWORD",
     "TTS_CONSOLE_CLIENT_SECRET",
 )
@@ -58,6 +59,8 @@ CHART_VALUE_OUTPUTS: Final = (
     "blobContainerName",
     "storageAccountName",
 )
+# Chart inputs that are empty by design in some environments (redisAddress: no Managed Redis).
+OPTIONAL_CHART_VALUE_OUTPUTS: Final = ("redisAddress",)
 
 _RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
 _DEPLOYMENT_NAME = re.compile(r"^[-\w.()]{1,64}$")
@@ -154,7 +157,8 @@ def deployment_env(environ: Mapping[str, str]) -> dict[str, str]:
     if missing:
         raise BicepInputError(
             f"missing environment variable(s) {', '.join(missing)}: the bicepparam files read "
-            "them (see docs/bicep.md; cookie keys: openssl rand -hex 64 / openssl rand -hex 32)"
+            "them (see docs/bicep.md; cookie keys: openssl rand -hex 64 / openssl rand -hex 32; "
+            "cluster key: openssl rand -hex 32)"
         )
     return {name: environ[name] for name in PARAMETER_ENV_VARS}
 
@@ -204,11 +208,14 @@ class DeploymentSettings:
         lines = ["# GitHub Actions variables"]
         lines += [f"gh variable set {k} --body '{v}'" for k, v in self.github_variables.items()]
         lines.append("# values-aks.yaml inputs (Bicep output names)")
-        lines += [f"{k}: {v}" for k, v in self.chart_values.items()]
+        no_redis = "(none: enableManagedRedis=false, set redis.mode: internal)"
+        for key, value in self.chart_values.items():
+            shown = no_redis if key == "redisAddress" and not value else value
+            lines.append(f"{key}: {shown}")
         return "\n".join(lines)
 
 
-def _output_value(outputs: Mapping[str, object], name: str) -> str:
+def _output_value(outputs: Mapping[str, object], name: str, optional: bool = False) -> str:
     if name not in outputs:
         raise BicepInputError(
             f"deployment output {name!r} is missing: deploy the current bicep/main.bicep "
@@ -217,7 +224,7 @@ def _output_value(outputs: Mapping[str, object], name: str) -> str:
     raw = outputs[name]
     # az prints {"name": {"type": "String", "value": "..."}}; accept plain values too.
     value = raw.get("value") if isinstance(raw, Mapping) else raw
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not (value or optional):
         raise BicepInputError(f"deployment output {name!r} is empty or not a string: {value!r}")
     return value
 
@@ -226,6 +233,8 @@ def outputs_to_settings(outputs: Mapping[str, object]) -> DeploymentSettings:
     """Map `az deployment group create` outputs to GitHub variables and chart values."""
     github = {var: _output_value(outputs, out) for out, var in GITHUB_VARIABLES.items()}
     chart = {name: _output_value(outputs, name) for name in CHART_VALUE_OUTPUTS}
+    for name in OPTIONAL_CHART_VALUE_OUTPUTS:
+        chart[name] = _output_value(outputs, name, optional=True)
     return DeploymentSettings(github_variables=github, chart_values=chart)
 
 

@@ -56,6 +56,12 @@ param adminPassword string
 @maxLength(128)
 param consoleClientSecret string
 
+@description('TTS cluster key: 32 random bytes as 64 hex characters (secret tts-cluster-keys).')
+@secure()
+@minLength(64)
+@maxLength(64)
+param clusterKey string
+
 @description('When the secrets expire (ISO 8601 date-time, e.g. 2027-06-30T00:00:00Z); rotate them before it.')
 @minLength(20)
 @maxLength(25)
@@ -83,6 +89,10 @@ var secrets = [
   {
     name: 'tts-console-oauth-client-secret'
     value: consoleClientSecret
+  }
+  {
+    name: 'tts-cluster-keys'
+    value: clusterKey
   }
 ]
 

@@ -29,6 +29,9 @@ param skuName string
 @description('Replicate across two nodes (needed for the SLA).')
 param highAvailability bool
 
+@description('Append-only file persistence, fsync every second: a node failure loses at most ~1 s of writes instead of the whole cache.')
+param persistAof bool
+
 @description('Subnet id for the cache private endpoint.')
 param privateEndpointSubnetId string
 
@@ -68,6 +71,11 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' = {
     clusteringPolicy: 'NoCluster'
     evictionPolicy: 'NoEviction'
     accessKeysAuthentication: 'Enabled'
+    persistence: {
+      aofEnabled: persistAof
+      aofFrequency: '1s'
+      rdbEnabled: false
+    }
   }
 }
 

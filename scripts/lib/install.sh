@@ -119,3 +119,24 @@ go_tool() {
     printf '%s' "$want" >"$stamp"
     note "$name: built in $((SECONDS - started))s"
 }
+
+# The pinned Node tools of tools/readme-generator (package-lock.json) in .tools/readme-generator:
+# the chart README's Parameters table is generated from values.yaml (scripts/chart-docs).
+ensure_node_tools() {
+    command -v npm >/dev/null \
+        || die "Node.js/npm is not installed; the chart docs check runs readme-generator-for-helm" \
+               "apt-get install nodejs npm (Node >= 18)"
+    local dir="$ROOT/.tools/readme-generator" stamp
+    stamp=$(sha256sum "$ROOT/tools/readme-generator/package-lock.json" | cut -d' ' -f1)
+    if [ -x "$dir/node_modules/.bin/readme-generator" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
+        note "readme-generator: up to date"
+        return 0
+    fi
+    mkdir -p "$dir"
+    cp "$ROOT/tools/readme-generator/package.json" "$ROOT/tools/readme-generator/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+        || die "could not install readme-generator-for-helm with npm ci" \
+               "check that npm can reach its registry (npm config get registry)"
+    printf '%s' "$stamp" >"$dir/.stamp"
+    note "readme-generator: installed"
+}

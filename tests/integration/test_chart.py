@@ -178,43 +178,74 @@ def test_aks_profile_uses_key_vault_and_a_migration_hook() -> None:
     assert sa["metadata"]["annotations"]["azure.workload.identity/client-id"]
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--set", "image.tag=latest"], "at '/image/tag'"),
-        (["--set", "replicaCount=two"], "at '/replicaCount': got string, want integer"),
-        (["--set", "publicHost=null"], "missing property 'publicHost'"),
-        (
-            ["--set", "tts.gatewayServer.fallbackFrequencyPlanId="],
-            "at '/tts/gatewayServer/fallbackFrequencyPlanId'",
-        ),
-        (["--set", "secrets.values.cookieHashKey=abc"], "at '/secrets/values/cookieHashKey'"),
-        (["--set", "redis.mode=cluster"], "at '/redis/mode'"),
-        (
-            ["--set", "migration.mode=hook"],
-            "migration.mode=hook cannot reach the in-cluster PostgreSQL",
-        ),
-        (["--set", "replicaCount=3"], "migration.mode=initContainer with replicaCount>1"),
-        (
-            ["--set", "postgresql.enabled=false"],
-            "database.host is required when postgresql.enabled=false",
-        ),
-        (["--set", "secrets.source=values"], "secrets.values.cookieHashKey is required"),
-        (
-            ["--set", "secrets.source=keyVault"],
-            "secrets.keyVault.name and secrets.keyVault.tenantId are required",
-        ),
-        (
-            ["--set", "redis.internal.replicas=3"],
-            "redis.internal.replicas>1 needs redis.internal.sentinel.enabled=true",
-        ),
-        (["--set", "ingress.enabled=true"], "ingress.tls.keyVaultCertificateUri is required"),
-    ],
-)
+# Each bad value an operator can write fails `helm template` with one message that names
+# the key: the schema for the key itself, templates/validate for rules between keys.
+SCHEMA_REFUSALS = [
+    (["--set", "replicas=3"], "at '': additional properties 'replicas' not allowed"),
+    (
+        ["--set", "redis.internal.replica=3"],
+        "at '/redis/internal': additional properties 'replica' not allowed",
+    ),
+    (["--set", "resources.requests.cpu=-1"], "at '/resources/requests/cpu'"),
+    (["--set", "resources.limits.memory=lots"], "at '/resources/limits/memory'"),
+    (
+        ["--set", "redis.internal.storage.size=abc"],
+        "at '/redis/internal/storage/size': 'abc' does not match pattern",
+    ),
+    (["--set", "postgresql.storage.size=8"], "at '/postgresql/storage/size'"),
+    (["--set", "monitoring.interval=often"], "at '/monitoring/interval'"),
+    (["--set", "service.udp.port=70000"], "at '/service/udp/port'"),
+    (["--set", "image.digest=sha256:abc"], "at '/image/digest'"),
+    (["--set", "replicaCount=two"], "at '/replicaCount': got string, want integer"),
+    (["--set", "publicHost=null"], "missing property 'publicHost'"),
+    (["--set", "publicHost=https://tts.example.com"], "at '/publicHost'"),
+    (["--set", "tts.gatewayServer.fallbackFrequencyPlanId="], "fallbackFrequencyPlanId"),
+    (["--set", "secrets.values.cookieHashKey=abc"], "at '/secrets/values/cookieHashKey'"),
+    (["--set", "secrets.values.clusterKey=abc"], "at '/secrets/values/clusterKey'"),
+    (["--set", "redis.mode=cluster"], "at '/redis/mode'"),
+    (["--set", "workloadIdentity.clientId=me"], "at '/workloadIdentity/clientId'"),
+    (["--set", "securityContext.allowPrivilegeEscalation=true"], "allowPrivilegeEscalation"),
+]
+RULE_REFUSALS = [
+    (["--set", "image.tag=latest"], "image.tag=latest: a moving tag"),
+    (["--set", "tests.image.tag=latest"], "tests.image.tag=latest: a moving tag"),
+    (["--set", "secrets.existingSecret="], "secrets.existingSecret is empty"),
+    (["--set", "replicaCount=2"], "replicaCount=2: the open-source Things Stack runs one"),
+    (["--set", "migration.mode=hook"], "migration.mode=hook cannot reach the in-cluster"),
+    (["--set", "postgresql.enabled=false"], "database.host is required when postgresql"),
+    (["--set", "secrets.source=values"], "secrets.values.cookieHashKey is required"),
+    (["--set", "secrets.source=keyVault"], "secrets.keyVault.name and secrets.keyVault"),
+    (["--set", "redis.internal.replicas=3"], "redis.internal.replicas=3 needs redis.internal"),
+    (
+        ["--set", "redis.internal.replicas=2", "--set", "redis.internal.sentinel.enabled=true"],
+        "Sentinel needs 3 or more",
+    ),
+    (["--set", "redis.mode=external"], "redis.external.address is required"),
+    (["--set", "ingress.enabled=true"], "ingress.tls.keyVaultCertificateUri is required"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), SCHEMA_REFUSALS + RULE_REFUSALS)
 def test_bad_values_fail_with_a_message_naming_the_value(args: list[str], message: str) -> None:
     result = render("default", *args, check=False)
+    print(f"helm template {' '.join(args)}:\n{result.stderr}")
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     # One readable error, not a template stack dump.
-    assert "Error:" in result.stderr
-    assert len(result.stderr.splitlines()) <= 4
+    assert result.stderr.startswith("Error:")
+    assert "goroutine" not in result.stderr
+
+
+def test_every_broken_rule_is_listed_at_once_with_its_fix() -> None:
+    args = ["--set", "replicaCount=2", "--set", "image.tag=latest",
+            "--set", "secrets.existingSecret=", "--set", "redis.internal.replicas=2",
+            "--set", "ingress.enabled=true"]  # fmt: skip
+    result = render("default", *args, check=False)
+    print(result.stderr)
+    assert "5 problem(s) with the values:" in result.stderr
+    problems = [line for line in result.stderr.splitlines() if line.startswith("- ")]
+    assert [p.split()[1].split("=")[0] for p in problems] == [
+        "replicaCount", "image.tag", "secrets.existingSecret", "redis.internal.replicas",
+        "ingress.tls.keyVaultCertificateUri",
+    ]  # fmt: skip
+    assert "Set replicaCount: 1" in problems[0]

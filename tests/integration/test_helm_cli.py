@@ -208,12 +208,6 @@ def test_a_numeric_looking_tag_stays_a_string() -> None:
     assert "at '/image/tag': got number, want string" in failed.stderr
 
 
-def test_smoke_pod_refuses_more_than_one_replica() -> None:
-    failed = as_template([*install_argv(), "--set", "replicaCount=2"], check=False)
-    assert failed.returncode != 0
-    assert "tests.smoke.enabled with replicaCount>1 or autoscaling.enabled" in failed.stderr
-
-
 def test_smoke_pod_is_off_by_default() -> None:
     plain = run(chart.template_command(CHART, "kind")).stdout
     assert "test-smoke" not in plain

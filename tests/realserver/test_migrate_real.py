@@ -11,9 +11,7 @@ and the real binary for `is-db migrate`; then the real server starts on the targ
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -28,7 +26,7 @@ from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.run import Stores, migrate
 from tests.realserver.conftest import SKIP_REASON
 from tests.support.migrate_host import HostExecutor
-from tests.support.real_stack import running_stack
+from tests.support.real_stack import admin_api_key, running_stack
 from tests.support.servers import Postgres, Redis, postgres_server, redis_server
 
 pytestmark = pytest.mark.realserver
@@ -48,20 +46,6 @@ class Vm:
     api_key: str
 
 
-def _admin_key(binary: Path, db: postgres.Database) -> str:
-    env = {**os.environ, **postgres.libpq_env(db), "TTN_LW_LOG_LEVEL": "warn",
-           "TTN_LW_IS_DATABASE_URI": postgres.tts_database_uri(db)}  # fmt: skip
-    create = [str(binary), "is-db", "create-admin-user", "--id", "admin",
-              "--email", "admin@example.com", "--password", "vm-admin-password"]  # fmt: skip
-    subprocess.run(create, env=env, check=True, capture_output=True)
-    out = subprocess.run(
-        [str(binary), "is-db", "create-user-api-key", "--user-id", "admin"],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    key: str = json.loads(out)["key"]
-    return key
-
-
 def _ok(response: object) -> None:
     status = getattr(response, "status_code", 0)
     assert status == 200, getattr(response, "text", "")[:400]
@@ -76,7 +60,7 @@ def vm(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator
     ):
         db = postgres.parse_uri(pg.uri("ttn_lorawan_dev", password="root"))
         with running_stack(ttn_lw_stack, workdir / "stack", redis, pg, db) as stack:
-            key = _admin_key(ttn_lw_stack, db)
+            key = admin_api_key(ttn_lw_stack, db)
             _ok(stack.api("POST", "/users/admin/applications", key,
                           {"application": {"ids": {"application_id": "app-1"}}}))  # fmt: skip
             for gateway in GATEWAYS:

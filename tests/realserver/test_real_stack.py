@@ -35,6 +35,7 @@ from tests.support import kubelet
 from tests.support.real_stack import (
     Stack,
     chart_database,
+    chart_redis_password,
     local_env,
     rendered_server,
     run_to_end,
@@ -53,9 +54,10 @@ if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
 def stack(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator[Stack]:
     """Redis, PostgreSQL and ttn-lw-stack as the kind profile configures them."""
     workdir = tmp_path_factory.mktemp("stack")
-    user, password, database = chart_database(rendered_server()[2])
+    server_env = rendered_server()[2]
+    user, password, database = chart_database(server_env)
     with (
-        redis_server(workdir / "redis") as redis,
+        redis_server(workdir / "redis", password=chart_redis_password(server_env)) as redis,
         postgres_server(user, password, database) as pg,
         running_stack(ttn_lw_stack, workdir, redis, pg) as running,
     ):

@@ -12,9 +12,12 @@ TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
 CHART = REPO_ROOT / "charts" / "thethingsstack"
 
 
+NODE_BIN = REPO_ROOT / ".tools" / "readme-generator" / "node_modules" / ".bin"
+
+
 def tool_path(name: str) -> Path:
-    """A pinned tool from .tools/bin (Go-built) or .venv/bin (PyPI); fail, never skip."""
-    for candidate in (TOOLS_BIN / name, REPO_ROOT / ".venv" / "bin" / name):
+    """A pinned tool from .tools/bin (Go), .venv/bin (PyPI) or the npm tools; fail, never skip."""
+    for candidate in (TOOLS_BIN / name, REPO_ROOT / ".venv" / "bin" / name, NODE_BIN / name):
         if candidate.is_file():
             return candidate
     found = shutil.which(name)

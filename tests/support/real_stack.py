@@ -8,6 +8,7 @@ container's process runs with the environment and argv the kubelet would give it
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -41,6 +42,8 @@ DEFAULT_LISTENERS = (
     "TTN_LW_AS_MQTT_LISTEN",
 )
 STARTUP_TIMEOUT = 120.0
+# The Redis configurations of TTS the chart points at the one Redis (configmap.yaml).
+REDIS_CONFIGS = ("REDIS", "CACHE_REDIS", "EVENTS_REDIS")
 
 
 @dataclass
@@ -85,7 +88,11 @@ def local_env(
     postgres: Postgres,
     ports: dict[str, str],
 ) -> dict[str, str]:
-    """The kubelet's environment for `container`, with Services and mounts made local."""
+    """The kubelet's environment for `container`, with Services and mounts made local.
+
+    The stores are the given ones, with their credentials: the Redis password the chart
+    sets (from its Secret) becomes `redis.password`.
+    """
     env = kubelet.container_env(rendered, container)
     places = {
         REDIS_SERVICE: redis.address,
@@ -94,6 +101,9 @@ def local_env(
     }
     for key, value in env.items():
         env[key] = _relocate(value, places)
+    for prefix in REDIS_CONFIGS:
+        if f"TTN_LW_{prefix}_PASSWORD" in env:
+            env[f"TTN_LW_{prefix}_PASSWORD"] = redis.password
     env.update(ports)
     return {**env, "PATH": os.environ["PATH"], "HOME": str(workdir)}
 
@@ -151,6 +161,26 @@ def rendered_server() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, s
     spec = find(rendered, "Deployment")["spec"]["template"]["spec"]
     [server] = spec["containers"]
     return rendered, spec, kubelet.container_env(rendered, server)
+
+
+def admin_api_key(binary: Path, db: pgmigrate.Database) -> str:
+    """An admin user `admin` in `db` and an API key with all its rights (as an operator would)."""
+    env = {**os.environ, **pgmigrate.libpq_env(db), "TTN_LW_LOG_LEVEL": "warn",
+           "TTN_LW_IS_DATABASE_URI": pgmigrate.tts_database_uri(db)}  # fmt: skip
+    create = [str(binary), "is-db", "create-admin-user", "--id", "admin",
+              "--email", "admin@example.com", "--password", "test-admin-password"]  # fmt: skip
+    subprocess.run(create, env=env, check=True, capture_output=True)
+    out = subprocess.run(
+        [str(binary), "is-db", "create-user-api-key", "--user-id", "admin"],
+        env=env, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    key: str = json.loads(out)["key"]
+    return key
+
+
+def chart_redis_password(server_env: dict[str, str]) -> str:
+    """The Redis password the chart gives TTS (its Secret's redisPassword)."""
+    return server_env["TTN_LW_REDIS_PASSWORD"]
 
 
 def chart_database(server_env: dict[str, str]) -> tuple[str, str, str]:

@@ -109,7 +109,11 @@ def test_secrets_are_secure_params_and_never_outputs(path: Path) -> None:
 
 def test_main_outputs_cover_the_shared_names() -> None:
     outputs = parse(BICEP_DIR / "main.bicep")["outputs"]
-    consumed = set(bicep.GITHUB_VARIABLES) | set(bicep.CHART_VALUE_OUTPUTS)
+    consumed = (
+        set(bicep.GITHUB_VARIABLES)
+        | set(bicep.CHART_VALUE_OUTPUTS)
+        | set(bicep.OPTIONAL_CHART_VALUE_OUTPUTS)
+    )
     missing = consumed - set(outputs)
     assert not missing, f"main.bicep lacks outputs consumed downstream: {sorted(missing)}"
     for name in consumed:
@@ -216,14 +220,18 @@ def test_prometheus_is_wired_explicitly() -> None:
     assert dcr["config"]["properties"]["dataFlows"][0]["streams"] == ["Microsoft-PrometheusMetrics"]
 
 
-def test_managed_redis_is_optional_and_non_clustered() -> None:
+def test_managed_redis_is_the_default_non_clustered_and_persistent() -> None:
     main = parse(BICEP_DIR / "main.bicep")
     assert main["modules"]["redis"]["config"]["condition"] == "enableManagedRedis"
-    assert main["parameters"]["enableManagedRedis"]["default"] is False
+    assert main["parameters"]["enableManagedRedis"]["default"] is True
+    for path in PARAM_FILES:  # values-aks.yaml expects it in every environment
+        assert "param enableManagedRedis = true" in path.read_text(), path.name
     db = parse(BICEP_DIR / "modules" / "redis.bicep")["resources"]["database"]["config"]
     assert db["properties"]["clusteringPolicy"] == "NoCluster"
     assert db["properties"]["port"] == 10000
     assert db["properties"]["clientProtocol"] == "Encrypted"
+    assert db["properties"]["persistence"]["aofFrequency"] == "1s"
+    assert main["modules"]["redis"]["config"]["config"]["params"]["persistAof"] is True
 
 
 def test_federated_credentials_on_one_identity_are_serialised() -> None:
@@ -298,7 +306,11 @@ def test_dashboards_use_only_recorded_rules() -> None:
 
 
 def az_outputs() -> dict[str, object]:
-    names = set(bicep.GITHUB_VARIABLES) | set(bicep.CHART_VALUE_OUTPUTS)
+    names = (
+        set(bicep.GITHUB_VARIABLES)
+        | set(bicep.CHART_VALUE_OUTPUTS)
+        | set(bicep.OPTIONAL_CHART_VALUE_OUTPUTS)
+    )
     return {name: {"type": "String", "value": f"v-{name}"} for name in names}
 
 
@@ -362,7 +374,10 @@ def test_outputs_map_to_github_variables_and_chart_values() -> None:
     assert settings.github_variables["AZURE_CLIENT_ID"] == "v-githubActionsClientId"
     assert settings.github_variables["AKS_CLUSTER_NAME"] == "v-aksClusterName"
     assert settings.chart_values["udpPublicIpName"] == "v-udpPublicIpName"
-    assert list(settings.chart_values) == list(bicep.CHART_VALUE_OUTPUTS)
+    assert list(settings.chart_values) == [
+        *bicep.CHART_VALUE_OUTPUTS,
+        *bicep.OPTIONAL_CHART_VALUE_OUTPUTS,
+    ]
     rendered = settings.render()
     assert "gh variable set ACR_LOGIN_SERVER --body 'v-acrLoginServer'" in rendered
     assert "postgresHost: v-postgresHost" in rendered
@@ -378,6 +393,12 @@ def test_missing_or_empty_output_is_named() -> None:
     outputs = az_outputs() | {"postgresHost": {"type": "String", "value": ""}}
     with pytest.raises(bicep.BicepInputError, match="'postgresHost' is empty"):
         bicep.outputs_to_settings(outputs)
+
+
+def test_an_empty_redis_address_means_the_in_cluster_redis() -> None:
+    outputs = az_outputs() | {"redisAddress": {"type": "String", "value": ""}}
+    rendered = bicep.outputs_to_settings(outputs).render()
+    assert "redisAddress: (none: enableManagedRedis=false, set redis.mode: internal)" in rendered
 
 
 def test_grafana_import_argv_points_at_shipped_dashboards() -> None:

@@ -98,72 +98,32 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "postgresql://%s@%s:%d/%s?sslmode=%s" .Values.database.user (include "tts.databaseHost" .) (int .Values.database.port) .Values.database.name $ssl -}}
 {{- end -}}
 
-{{/* Cross-value checks the JSON schema cannot express; each names the value to fix. */}}
-{{- define "tts.validate" -}}
-{{- if and (not .Values.postgresql.enabled) (not .Values.database.host) -}}
-{{- fail "database.host is required when postgresql.enabled=false: set it to your PostgreSQL server (values-aks.yaml: postgresHost)" -}}
+{{/* The ConfigMap recording the newest TTS release deployed on this database (a hook:
+helm rollback never rewrites it). */}}
+{{- define "tts.schemaRecordName" -}}
+{{- printf "%s-schema" (include "tts.fullname" .) -}}
 {{- end -}}
-{{- if and .Values.postgresql.enabled (eq .Values.migration.mode "hook") -}}
-{{- fail "migration.mode=hook cannot reach the in-cluster PostgreSQL (it is created after pre-install hooks): set migration.mode=initContainer or postgresql.enabled=false" -}}
+
+{{/* The version recorded in the cluster; empty under `helm template` (no cluster). */}}
+{{- define "tts.recordedVersion" -}}
+{{- $record := lookup "v1" "ConfigMap" .Release.Namespace (include "tts.schemaRecordName" .) -}}
+{{- dig "data" "version" "" $record -}}
 {{- end -}}
-{{- if and (eq .Values.migration.mode "initContainer") (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled) -}}
-{{- fail "migration.mode=initContainer with replicaCount>1 or autoscaling.enabled would run concurrent migrations: set migration.mode=hook or replicaCount=1" -}}
+
+{{/* "true" for a release version (3.32.0, v3.32.1-rc1): only those are compared. */}}
+{{- define "tts.isRelease" -}}
+{{- regexMatch "^v?[0-9]+[.][0-9]+[.][0-9]+([-+].*)?$" . -}}
 {{- end -}}
-{{- if and (eq .Values.redis.mode "external") (not .Values.redis.external.address) (not .Values.redis.external.failover.enabled) -}}
-{{- fail "redis.external.address is required when redis.mode=external" -}}
+
+{{/* The recorded version when image.tag is older and the downgrade is not acknowledged. */}}
+{{- define "tts.downgradeFrom" -}}
+{{- $recorded := include "tts.recordedVersion" . -}}
+{{- $tag := toString .Values.image.tag -}}
+{{- $comparable := and (eq (include "tts.isRelease" $tag) "true") (eq (include "tts.isRelease" $recorded) "true") -}}
+{{- if and $comparable (ne $recorded .Values.migration.allowDowngradeFrom) -}}
+{{- if semverCompare (printf "<%s" $recorded) $tag -}}
+{{- $recorded -}}
 {{- end -}}
-{{- if and .Values.redis.external.failover.enabled (or (not .Values.redis.external.failover.addresses) (not .Values.redis.external.failover.masterName)) -}}
-{{- fail "redis.external.failover.addresses and redis.external.failover.masterName are required when redis.external.failover.enabled=true" -}}
-{{- end -}}
-{{- if and (eq (include "tts.redisSentinel" .) "true") (not .Values.redis.internal.sentinel.enabled) -}}
-{{- fail "redis.internal.replicas>1 needs redis.internal.sentinel.enabled=true: replicas without Sentinel are unrelated servers" -}}
-{{- end -}}
-{{- if eq .Values.secrets.source "values" -}}
-{{- range $k := list "cookieHashKey" "cookieBlockKey" "databasePassword" "consoleClientSecret" -}}
-{{- if not (index $.Values.secrets.values $k) -}}
-{{- fail (printf "secrets.values.%s is required when secrets.source=values" $k) -}}
-{{- end -}}
-{{- end -}}
-{{- if and $.Values.redis.auth.enabled (not $.Values.secrets.values.redisPassword) -}}
-{{- fail "secrets.values.redisPassword is required when redis.auth.enabled=true and secrets.source=values" -}}
-{{- end -}}
-{{- end -}}
-{{- if eq .Values.secrets.source "keyVault" -}}
-{{- if or (not .Values.secrets.keyVault.name) (not .Values.secrets.keyVault.tenantId) -}}
-{{- fail "secrets.keyVault.name and secrets.keyVault.tenantId are required when secrets.source=keyVault (Bicep outputs keyVaultName, tenantId)" -}}
-{{- end -}}
-{{- if or (not .Values.workloadIdentity.enabled) (not .Values.workloadIdentity.clientId) -}}
-{{- fail "secrets.source=keyVault needs workloadIdentity.enabled=true and workloadIdentity.clientId (Bicep output ttsWorkloadClientId)" -}}
-{{- end -}}
-{{- end -}}
-{{- if and (eq .Values.tts.tls.mode "certificates") (not .Values.tts.tls.secretName) -}}
-{{- fail "tts.tls.secretName is required when tts.tls.mode=certificates" -}}
-{{- end -}}
-{{- if and .Values.tts.frequencyPlans.files (not (hasKey .Values.tts.frequencyPlans.files "frequency-plans.yml")) -}}
-{{- fail "tts.frequencyPlans.files must contain frequency-plans.yml (the index of the plans)" -}}
-{{- end -}}
-{{- if and (eq .Values.tts.frequencyPlans.source "url") (not .Values.tts.frequencyPlans.url) -}}
-{{- fail "tts.frequencyPlans.url is required when tts.frequencyPlans.source=url" -}}
-{{- end -}}
-{{- if and (eq .Values.tts.blob.provider "azure") (or (not .Values.tts.blob.azure.accountName) (not .Values.tts.blob.azure.container)) -}}
-{{- fail "tts.blob.azure.accountName and tts.blob.azure.container are required when tts.blob.provider=azure (Bicep outputs storageAccountName, blobContainerName)" -}}
-{{- end -}}
-{{- if .Values.ingress.enabled -}}
-{{- if and (eq .Values.ingress.tls.mode "keyVault") (not .Values.ingress.tls.keyVaultCertificateUri) -}}
-{{- fail "ingress.tls.keyVaultCertificateUri is required when ingress.tls.mode=keyVault" -}}
-{{- end -}}
-{{- if and (eq .Values.ingress.tls.mode "certManager") (not .Values.ingress.tls.certManagerClusterIssuer) -}}
-{{- fail "ingress.tls.certManagerClusterIssuer is required when ingress.tls.mode=certManager" -}}
-{{- end -}}
-{{- if and (eq .Values.ingress.tls.mode "secret") (not .Values.ingress.tls.secretName) -}}
-{{- fail "ingress.tls.secretName is required when ingress.tls.mode=secret" -}}
-{{- end -}}
-{{- end -}}
-{{- if and .Values.httpRoute.enabled (not .Values.httpRoute.parentRefs) -}}
-{{- fail "httpRoute.parentRefs is required when httpRoute.enabled=true (the Gateway to attach to)" -}}
-{{- end -}}
-{{- if and .Values.service.udp.azure.publicIpName (not .Values.service.udp.azure.resourceGroup) -}}
-{{- fail "service.udp.azure.resourceGroup is required with service.udp.azure.publicIpName (the node resource group is read-only on AKS Automatic)" -}}
 {{- end -}}
 {{- end -}}
 
@@ -183,6 +143,10 @@ app.kubernetes.io/component: {{ .component }}
 - name: TTN_LW_CONSOLE_OAUTH_CLIENT_SECRET
   valueFrom:
     secretKeyRef: {name: {{ $secret }}, key: {{ $keys.consoleClientSecret }}}
+# Without it each start generates a key and logs it (WARN, with its value).
+- name: TTN_LW_CLUSTER_KEYS
+  valueFrom:
+    secretKeyRef: {name: {{ $secret }}, key: {{ $keys.clusterKey }}}
 {{- if .ctx.Values.redis.auth.enabled }}
 {{- range $p := list "REDIS" "CACHE_REDIS" "EVENTS_REDIS" }}
 - name: TTN_LW_{{ $p }}_PASSWORD

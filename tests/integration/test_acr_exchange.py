@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pipelines import acr, azure_auth
-from tests.azure_models import Acr, Arm, Entra, GitHubOidc, self_signed_tls, serve
+from tests.azure_models import Acr, Arm, Entra, GitHubOidc, serve
+from tests.support.tls import self_signed_tls
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 

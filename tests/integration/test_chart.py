@@ -159,6 +159,77 @@ def test_sentinel_profile_wires_failover() -> None:
     assert env["TTN_LW_REDIS_FAILOVER_MASTER_NAME"] == "tts"
     assert len(env["TTN_LW_REDIS_FAILOVER_ADDRESSES"].split()) == 3
     assert policy.check(rendered) == []
+    redis = next(
+        o for o in rendered if o["kind"] == "StatefulSet" and "redis" in o["metadata"]["name"]
+    )
+    assert redis["spec"]["podManagementPolicy"] == "Parallel"  # find-primary.sh waits for peers
+    pdbs = {
+        o["metadata"]["name"]: o["spec"] for o in rendered if o["kind"] == "PodDisruptionBudget"
+    }
+    assert pdbs["tts-thethingsstack-redis"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("profile", list(chart.PROFILES))
+def test_volumes_outlive_uninstall_and_scale_down(profile: str) -> None:
+    for obj in objects(profile):
+        if obj["kind"] == "StatefulSet":
+            policy_ = obj["spec"]["persistentVolumeClaimRetentionPolicy"]
+            assert policy_ == {"whenDeleted": "Retain", "whenScaled": "Retain"}, obj["metadata"]
+
+
+@pytest.mark.parametrize("profile", list(chart.PROFILES))
+def test_every_profile_runs_one_tts_pod_with_the_cluster_key_from_the_secret(profile: str) -> None:
+    rendered = objects(profile)
+    deployment = next(o for o in rendered if o["kind"] == "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert not [o for o in rendered if o["kind"] == "HorizontalPodAutoscaler"]
+    [server] = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in server["env"]}
+    assert env["TTN_LW_CLUSTER_KEYS"]["valueFrom"]["secretKeyRef"]["key"] == "cluster-keys"
+
+
+def _images(rendered: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for obj in rendered:
+        spec = policy.pod_spec(obj)
+        for container in [
+            *(spec or {}).get("initContainers", []),
+            *(spec or {}).get("containers", []),
+        ]:
+            out.append(container["image"])
+    return out
+
+
+def test_the_aks_profile_pulls_every_image_from_acr() -> None:
+    images = _images(objects("aks"))
+    print("\n".join(sorted(set(images))))
+    assert len(images) >= 3  # TTS, its migration Job, the helm test pod
+    assert all(image.startswith("tts.azurecr.io/") for image in images), images
+    internal = render("aks", "--set", "redis.mode=internal").stdout
+    redis_images = _images([o for o in yaml.safe_load_all(internal) if o])
+    assert "tts.azurecr.io/library/redis:7.2.11-alpine" in redis_images
+
+
+def test_the_aks_profile_keeps_state_in_managed_redis_over_tls_with_the_key_vault_key() -> None:
+    rendered = objects("aks")
+    assert not [o for o in rendered if o["kind"] == "StatefulSet"]  # no in-cluster store
+    env = config_env("aks")
+    assert env["TTN_LW_REDIS_ADDRESS"].endswith(".redis.azure.net:10000")
+    for prefix in ("REDIS", "CACHE_REDIS", "EVENTS_REDIS"):
+        assert env[f"TTN_LW_{prefix}_TLS_REQUIRE"] == "true"
+        assert env[f"TTN_LW_{prefix}_FAILOVER_ENABLE"] == "false"
+    [server] = next(o for o in rendered if o["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    secret_env = {
+        e["name"]: e["valueFrom"]["secretKeyRef"] for e in server["env"] if "valueFrom" in e
+    }
+    assert secret_env["TTN_LW_REDIS_PASSWORD"]["key"] == "redis-password"
+    spc = next(o for o in rendered if o["kind"] == "SecretProviderClass"
+               and "helm.sh/hook" not in o["metadata"].get("annotations", {}))  # fmt: skip
+    objects_ = yaml.safe_load(spc["spec"]["parameters"]["objects"])["array"]
+    names = {yaml.safe_load(o)["objectName"] for o in objects_}
+    assert {"tts-redis-password", "tts-cluster-keys"} <= names
 
 
 def test_aks_profile_uses_key_vault_and_a_migration_hook() -> None:

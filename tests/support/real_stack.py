@@ -104,6 +104,8 @@ def local_env(
     for prefix in REDIS_CONFIGS:
         if f"TTN_LW_{prefix}_PASSWORD" in env:
             env[f"TTN_LW_{prefix}_PASSWORD"] = redis.password
+        if redis.tls_ca is not None:  # in Azure the system roots verify Managed Redis
+            env[f"TTN_LW_{prefix}_TLS_ROOT_CA"] = str(redis.tls_ca)
     env.update(ports)
     return {**env, "PATH": os.environ["PATH"], "HOME": str(workdir)}
 
@@ -155,9 +157,12 @@ def _wait_healthy(stack_proc: subprocess.Popen[bytes], http_port: int, log: Path
     pytest.fail(f"/healthz did not answer within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()}")
 
 
-def rendered_server() -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str]]:
-    """The kind install's manifests, its Deployment's pod spec, and the server's env."""
-    rendered = objects(install_argv(deadline=60))
+def rendered_server(
+    *values: str,
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str]]:
+    """The kind install's manifests (with extra `--set` arguments), its Deployment's pod
+    spec, and the server's env."""
+    rendered = objects([*install_argv(deadline=60), *values])
     spec = find(rendered, "Deployment")["spec"]["template"]["spec"]
     [server] = spec["containers"]
     return rendered, spec, kubelet.container_env(rendered, server)
@@ -197,12 +202,14 @@ def running_stack(
     redis: Redis,
     pg: Postgres,
     database: pgmigrate.Database | None = None,
+    values: tuple[str, ...] = (),
 ) -> Iterator[Stack]:
     """The Deployment's init containers, then `start` until /healthz answers; stopped after.
 
-    `database`: another database than the chart's (e.g. a migration's source or target).
+    `database`: another database than the chart's (e.g. a migration's source or target);
+    `values`: extra `--set` arguments for the chart.
     """
-    rendered, spec, server_env = rendered_server()
+    rendered, spec, server_env = rendered_server(*values)
     http_port, udp_port = free_port(), free_port(socket.SOCK_DGRAM)
     ports = _listeners(server_env, http_port, udp_port)
     if database is not None:

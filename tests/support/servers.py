@@ -22,7 +22,12 @@ from pathlib import Path
 
 import pytest
 
-LOOPBACK = "127.0.0.1"
+from tests.support.tls import LOOPBACK, self_signed_tls
+
+__all__ = [
+    "LOOPBACK", "Postgres", "Redis", "Sshd", "binary", "free_port", "postgres_server",
+    "redis_server", "sshd_server",
+]  # fmt: skip
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -67,6 +72,7 @@ class Redis:
     port: int
     directory: Path
     password: str = ""
+    tls_ca: Path | None = None  # TLS only, with this certificate (as the CA to trust)
 
     @property
     def address(self) -> str:
@@ -87,20 +93,30 @@ class Redis:
 
 
 @contextmanager
-def redis_server(directory: Path, *config: str, password: str = "") -> Iterator[Redis]:
+def redis_server(
+    directory: Path, *config: str, password: str = "", tls: bool = False
+) -> Iterator[Redis]:
     """redis-server on a free loopback port, no persistence unless `config` (command-line
-    directives, later ones win) turns it on; `password` sets requirepass."""
+    directives, later ones win) turns it on; `password` sets requirepass; `tls` serves TLS
+    only (like Azure Managed Redis), with a fresh self-signed certificate."""
     port = free_port()
     directory.mkdir(parents=True, exist_ok=True)
     auth = ["--requirepass", password] if password else []
+    listen = ["--port", str(port)]
+    ca = None
+    if tls:
+        ca, _ = self_signed_tls(directory)
+        key = directory / "tls.key"
+        listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(ca),
+                  "--tls-key-file", str(key), "--tls-auth-clients", "no"]  # fmt: skip
     proc = subprocess.Popen(
-        [binary("redis-server"), "--bind", LOOPBACK, "--port", str(port),
+        [binary("redis-server"), "--bind", LOOPBACK, *listen,
          "--dir", str(directory), "--save", "", "--appendonly", "no", *auth, *config],
         stdout=(directory / "redis.log").open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         _wait_for_port(port, "redis-server", proc)
-        yield Redis(port, directory, password)
+        yield Redis(port, directory, password, ca)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -1,0 +1,72 @@
+"""The AKS profile's Redis settings against the real server: TLS, a password, no Redis Cluster.
+
+values-aks.yaml points TTS at Azure Managed Redis: `redis.mode: external`, TLS required and
+the access key from Key Vault as the Redis password. Azure cannot run here; a TLS-only
+redis-server with requirepass can, which is what those settings ask of the server. The
+profile's own `redis` values are applied to the kind profile, only the address is local
+(and the test's CA is trusted, where Azure's certificate chains to the system roots).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+import yaml
+
+from tests.realserver.conftest import SKIP_REASON
+from tests.support.paths import CHART
+from tests.support.real_stack import (
+    chart_database,
+    chart_redis_password,
+    rendered_server,
+    running_stack,
+)
+from tests.support.servers import LOOPBACK, postgres_server, redis_server
+
+pytestmark = pytest.mark.realserver
+
+if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
+    pytest.skip(SKIP_REASON, allow_module_level=True)
+
+
+def _aks_redis_values(address: str) -> tuple[str, ...]:
+    """values-aks.yaml's redis settings as --set arguments, with `address` for the server."""
+    aks = yaml.safe_load((CHART / "values-aks.yaml").read_text())["redis"]
+    assert aks["mode"] == "external"
+    assert aks["external"]["tls"] is True
+    assert aks["auth"]["enabled"] is True
+    return ("--set", "redis.mode=external", "--set", f"redis.external.address={address}",
+            "--set", "redis.external.tls=true", "--set", "redis.auth.enabled=true")  # fmt: skip
+
+
+def test_the_aks_redis_settings_work_against_a_tls_redis_with_a_password(
+    tmp_path: Path, ttn_lw_stack: Path
+) -> None:
+    server_env = rendered_server()[2]
+    user, password, database = chart_database(server_env)
+    redis_password = chart_redis_password(server_env)
+    with (
+        redis_server(tmp_path / "redis", password=redis_password, tls=True) as store,
+        postgres_server(user, password, database) as pg,
+    ):
+        values = _aks_redis_values(f"{LOOPBACK}:{store.port}")
+        with running_stack(ttn_lw_stack, tmp_path / "stack", store, pg, values=values) as stack:
+            env = stack.env
+            assert env["TTN_LW_REDIS_TLS_REQUIRE"] == "true"
+            assert env["TTN_LW_REDIS_ADDRESS"] == f"{LOOPBACK}:{store.port}"
+            assert env["TTN_LW_REDIS_PASSWORD"] == redis_password  # from the chart's Secret
+            health = httpx.get(f"http://{LOOPBACK}:{stack.http_port}/healthz").json()
+            assert health["status"] == "OK"
+            print(f"ttn-lw-stack on TLS Redis: /healthz OK in {stack.seconds_to_healthy:.2f} s")
+        client = redis.Redis(
+            host=LOOPBACK, port=store.port, password=redis_password,
+            ssl=True, ssl_ca_certs=str(store.tls_ca),
+        )  # fmt: skip
+        keys = client.dbsize()
+        client.close()
+        print(f"keys TTS wrote over TLS: {keys}")
+        assert keys > 0

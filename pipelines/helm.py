@@ -139,7 +139,11 @@ def deploy_argv(
 
 
 def rollback_argv(
-    kubeconfig: str | Path, revision: int | None, context: str = "", timeout_seconds: int = 300
+    kubeconfig: str | Path,
+    revision: int | None,
+    context: str = "",
+    timeout_seconds: int = 300,
+    namespace: str = NAMESPACE,
 ) -> list[str]:
     """`helm rollback` to `revision`, or to the previous one when None; waits for the pods."""
     if revision is not None and (
@@ -156,12 +160,35 @@ def rollback_argv(
         RELEASE_NAME,
         *target,
         "--namespace",
-        NAMESPACE,
+        namespace,
         "--wait",
         "--timeout",
         check_timeout(timeout_seconds),
         *kubeconfig_args(kubeconfig, context),
     ]
+
+
+def history_argv(
+    kubeconfig: str | Path, context: str = "", namespace: str = NAMESPACE
+) -> list[str]:
+    """`helm history` of the release as JSON (the last 20 revisions, oldest first)."""
+    return [
+        "helm", "history", RELEASE_NAME, "--namespace", namespace, "--max", "20",
+        "--output", "json", *kubeconfig_args(kubeconfig, context),
+    ]  # fmt: skip
+
+
+def uninstall_argv(
+    kubeconfig: str | Path,
+    context: str = "",
+    namespace: str = NAMESPACE,
+    timeout_seconds: int = 300,
+) -> list[str]:
+    """`helm uninstall` of the release, waiting for its objects to go (volumes stay)."""
+    return [
+        "helm", "uninstall", RELEASE_NAME, "--namespace", namespace, "--wait",
+        "--timeout", check_timeout(timeout_seconds), *kubeconfig_args(kubeconfig, context),
+    ]  # fmt: skip
 
 
 def status_argv(kubeconfig: str | Path, context: str = "") -> list[str]:

@@ -64,8 +64,19 @@ def validate(text: str, tmp_path: Path) -> None:
         helm.rollback_argv(KUBECONFIG, None, "tts-aks"),
         helm.rollback_argv(KUBECONFIG, 2),
         helm.status_argv(KUBECONFIG, "tts-aks"),
+        helm.history_argv(KUBECONFIG, "tts-aks"),
+        helm.uninstall_argv(KUBECONFIG, "tts-aks"),
     ],
-    ids=["install-kind", "deploy", "test", "rollback-previous", "rollback-2", "status"],
+    ids=[
+        "install-kind",
+        "deploy",
+        "test",
+        "rollback-previous",
+        "rollback-2",
+        "status",
+        "history",
+        "uninstall",
+    ],
 )
 def test_helm_accepts_every_flag(argv: list[str]) -> None:
     assert run([*argv, "--help"]).returncode == 0

@@ -28,6 +28,7 @@ from pipelines import (
     names,
     oci,
     public_smoke,
+    release_state,
     releases,
     versions,
 )
@@ -36,7 +37,7 @@ from pipelines import scan as trivy
 from pipelines.kubeconfig import check_context as check_kube_context
 from pipelines.smoke.registry import API_KEY_ENV
 
-from .containers import CHART_DIR, WORKDIR, StepFailed, fresh, run_steps, toolbox
+from .containers import CHART_DIR, WORKDIR, StepFailed, fresh, run_steps, runner, toolbox
 from .functions import uncached
 from .tts_image import (
     DEFAULT_SEVERITY,
@@ -247,7 +248,12 @@ class Azure:
         ] = None,
         rollout_seconds: Annotated[int, Doc("Seconds helm waits for the rollout")] = 600,
     ) -> str:
-        """helm upgrade --install --atomic to AKS, then smoke-probe; roll back on failure."""
+        """helm upgrade --install --atomic to AKS, then smoke-probe; roll back on failure.
+
+        First a revision left pending by an interrupted run is rolled back (or a release
+        that never worked uninstalled). A failed smoke rolls back to the previous revision,
+        or uninstalls a first install; a failed rollback is reported, not ignored.
+        """
         ref = oci.parse_image_ref(image)
         aks.check_cluster_name(cluster)
         if kubeconfig is None:
@@ -284,7 +290,11 @@ class Azure:
             .with_mounted_secret("/run/kubeconfig", dag.set_secret("kubeconfig", config_text))
             .with_new_file("values-env.yaml", values_text)
         )
+        run = runner(ctr)
+        target = release_state.Cluster("/run/kubeconfig", context)
+        before = await release_state.recover(run, target)
         _, log = await run_steps(ctr, [upgrade], "helm upgrade --atomic")
+        log = f"{before}\n{log}"
         try:
             if not udp_host:  # the UDP load balancer's address, read from the live Service
                 status = (
@@ -300,9 +310,7 @@ class Azure:
             _, probed = await run_steps(prober, [smoke.argv], "post-deploy smoke")
             probed = "\n".join(["post-deploy smoke:", *smoke.notes, probed])
         except (StepFailed, ValueError, dagger.ExecError) as failure:
-            rollback = helm.rollback_argv("/run/kubeconfig", None, context)
-            rolled = await ctr.with_exec(rollback, expect=dagger.ReturnType.ANY).combined_output()
-            raise StepFailed(f"{failure}\n$ {' '.join(rollback)}\n{rolled}") from None
+            await release_state.undo(run, target, str(failure))
         return f"{log}\n{probed}\ndeployed {ref}"
 
     # ---- Bicep ----------------------------------------------------------------------

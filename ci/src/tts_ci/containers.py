@@ -6,6 +6,7 @@ it runs: the chart toolbox the `chart` dependency group, the smoke image the bar
 """
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,16 @@ async def run_steps(
         if await ctr.exit_code() != 0:
             raise StepFailed(f"{what} failed at `{' '.join(argv)}`:\n" + "\n".join(log))
     return ctr, "\n".join(log)
+
+
+def runner(ctr: dagger.Container) -> Callable[[list[str]], Awaitable[tuple[int, str]]]:
+    """A pipelines.release_state Runner: each argv in `ctr` (never cached), its exit and output."""
+
+    async def run(argv: list[str]) -> tuple[int, str]:
+        done = fresh(ctr).with_exec(argv, expect=dagger.ReturnType.ANY)
+        return await done.exit_code(), await done.combined_output()
+
+    return run
 
 
 @dataclass(frozen=True)

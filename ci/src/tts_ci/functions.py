@@ -8,6 +8,7 @@ from dagger import function
 from dagger.mod._exceptions import FunctionError  # the SDK's no-traceback error
 
 from pipelines.migrate.errors import MigrationError
+from pipelines.release_state import ReleaseError
 
 from .containers import StepFailed
 
@@ -35,7 +36,7 @@ def _one_line_errors(func: F) -> F:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await func(*args, **kwargs)
-        except (ValueError, StepFailed, MigrationError) as err:
+        except (ValueError, StepFailed, MigrationError, ReleaseError) as err:
             raise FunctionError(str(err)) from None
 
     return cast(F, wrapper)

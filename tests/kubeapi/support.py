@@ -1,0 +1,54 @@
+"""Helm on this machine as a pipelines.release_state Runner, and a chart that can be stuck."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import anyio
+
+from tests.support.paths import tool_path
+
+# A chart with one ConfigMap and, when `hang` is set, a pre-install/pre-upgrade hook Job.
+# Helm waits for hook Jobs to finish, which never happens on an API server without nodes:
+# a helm run killed while it waits is an interrupted deploy.
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: stuck\nversion: 0.1.0\nappVersion: '1'\n",
+    "values.yaml": "value: one\nhang: false\n",
+    "templates/configmap.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: state}\n"
+        "data: {value: {{ .Values.value | quote }}}\n"
+    ),
+    "templates/hook.yaml": (
+        "{{- if .Values.hang }}\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: hook\n"
+        "  annotations: {helm.sh/hook: 'pre-install,pre-upgrade'}\nspec:\n  template:\n"
+        "    spec:\n      restartPolicy: Never\n"
+        "      containers: [{name: wait, image: 'busybox:1.36.1', command: [sleep, '1']}]\n"
+        "{{- end }}\n"
+    ),
+}
+
+
+def write_chart(directory: Path) -> Path:
+    for name, text in CHART.items():
+        (directory / name).parent.mkdir(parents=True, exist_ok=True)
+        (directory / name).write_text(text)
+    return directory
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [str(tool_path("helm")), *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+async def run(argv: list[str]) -> tuple[int, str]:
+    """A Runner: the argv's tool is the pinned one from .tools/bin."""
+    assert argv[0] == "helm", argv
+    result = await anyio.run_process(
+        [str(tool_path("helm")), *argv[1:]], check=False, stderr=subprocess.STDOUT
+    )
+    return result.returncode, result.stdout.decode()

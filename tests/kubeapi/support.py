@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import ssl
 import subprocess
 from pathlib import Path
 
 import anyio
+import httpx
+import yaml
 
 from tests.support.paths import tool_path
 
@@ -52,3 +56,21 @@ async def run(argv: list[str]) -> tuple[int, str]:
         [str(tool_path("helm")), *argv[1:]], check=False, stderr=subprocess.STDOUT
     )
     return result.returncode, result.stdout.decode()
+
+
+def api_client(kubeconfig: Path) -> httpx.Client:
+    """An HTTP client for the API server of `kubeconfig` (token users only), for the one
+    call helm cannot make: deleting a StatefulSet but not its pods (--cascade=orphan)."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    context = next(c["context"] for c in config["contexts"]
+                   if c["name"] == config["current-context"])  # fmt: skip
+    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
+    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+    assert "token" in user, "this helper speaks bearer tokens only"
+    tls = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
+    )
+    return httpx.Client(
+        base_url=cluster["server"], verify=tls, timeout=30,
+        headers={"Authorization": f"Bearer {user['token']}"},
+    )  # fmt: skip

@@ -11,6 +11,8 @@ import anyio
 import httpx
 import yaml
 
+from pipelines.chart import RELEASE_NAME, profile_args
+from tests.support.paths import CHART as CHART_DIR
 from tests.support.paths import tool_path
 
 # A chart with one ConfigMap and, when `hang` is set, a pre-install/pre-upgrade hook Job.
@@ -38,6 +40,17 @@ def write_chart(directory: Path) -> Path:
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(text)
     return directory
+
+
+def deploy_kind(kubeconfig: Path, namespace: str, *values: str, check: bool = True) -> str:
+    """The chart's kind profile upgraded/installed with extra `--set` arguments, no waiting
+    (the API server has no nodes); helm's output."""
+    result = helm(
+        "upgrade", "--install", RELEASE_NAME, str(CHART_DIR), "--namespace", namespace,
+        "--create-namespace", *profile_args(CHART_DIR, "kind"), *values,
+        "--kubeconfig", str(kubeconfig), check=check,
+    )  # fmt: skip
+    return result.stdout + result.stderr
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

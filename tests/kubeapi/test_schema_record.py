@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.chart import RELEASE_NAME, profile_args
+from pipelines.chart import RELEASE_NAME
 from tests.kubeapi.conftest import SKIP_REASON
-from tests.kubeapi.support import helm
-from tests.support.paths import CHART
+from tests.kubeapi.support import deploy_kind, helm
 
 pytestmark = pytest.mark.kubeapi
 
@@ -26,12 +25,8 @@ if not os.environ.get("KUBE_API_KUBECONFIG"):  # one skip line for the whole sui
 
 
 def _deploy(kubeconfig: Path, namespace: str, tag: str, *values: str, check: bool = True) -> str:
-    result = helm(
-        "upgrade", "--install", RELEASE_NAME, str(CHART), "--namespace", namespace,
-        "--create-namespace", *profile_args(CHART, "kind"), "--set-string", f"image.tag={tag}",
-        *values, "--kubeconfig", str(kubeconfig), check=check,
-    )  # fmt: skip
-    return result.stdout + result.stderr
+    return deploy_kind(kubeconfig, namespace, "--set-string", f"image.tag={tag}", *values,
+                       check=check)  # fmt: skip
 
 
 def test_an_older_release_is_refused_until_the_downgrade_is_acknowledged(

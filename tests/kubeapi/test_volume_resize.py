@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.chart import RELEASE_NAME, profile_args
 from tests.kubeapi.conftest import SKIP_REASON
-from tests.kubeapi.support import api_client, helm
-from tests.support.paths import CHART
+from tests.kubeapi.support import api_client, deploy_kind
 
 pytestmark = pytest.mark.kubeapi
 
@@ -29,13 +27,8 @@ STATEFULSET = "tts-thethingsstack-redis"
 
 
 def _deploy(kubeconfig: Path, namespace: str, size: str, check: bool = True) -> str:
-    result = helm(
-        "upgrade", "--install", RELEASE_NAME, str(CHART), "--namespace", namespace,
-        "--create-namespace", *profile_args(CHART, "kind"),
-        "--set", f"redis.internal.storage.size={size}", "--kubeconfig", str(kubeconfig),
-        check=check,
-    )  # fmt: skip
-    return result.stdout + result.stderr
+    return deploy_kind(kubeconfig, namespace, "--set", f"redis.internal.storage.size={size}",
+                       check=check)  # fmt: skip
 
 
 def _size(kubeconfig: Path, namespace: str) -> str:

@@ -20,12 +20,10 @@ import yaml
 from tests.realserver.conftest import SKIP_REASON
 from tests.support.paths import CHART
 from tests.support.real_stack import (
-    chart_database,
-    chart_redis_password,
-    rendered_server,
+    chart_stores,
     running_stack,
 )
-from tests.support.servers import LOOPBACK, postgres_server, redis_server
+from tests.support.servers import LOOPBACK
 
 pytestmark = pytest.mark.realserver
 
@@ -46,13 +44,9 @@ def _aks_redis_values(address: str) -> tuple[str, ...]:
 def test_the_aks_redis_settings_work_against_a_tls_redis_with_a_password(
     tmp_path: Path, ttn_lw_stack: Path
 ) -> None:
-    server_env = rendered_server()[2]
-    user, password, database = chart_database(server_env)
-    redis_password = chart_redis_password(server_env)
-    with (
-        redis_server(tmp_path / "redis", password=redis_password, tls=True) as store,
-        postgres_server(user, password, database) as pg,
-    ):
+    with chart_stores(tmp_path, tls=True) as stores:
+        store, pg = stores.redis, stores.pg
+        redis_password = store.password
         values = _aks_redis_values(f"{LOOPBACK}:{store.port}")
         with running_stack(ttn_lw_stack, tmp_path / "stack", store, pg, values=values) as stack:
             env = stack.env

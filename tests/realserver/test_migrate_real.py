@@ -25,6 +25,7 @@ from pipelines.migrate import postgres
 from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.run import Stores, migrate
 from tests.realserver.conftest import SKIP_REASON
+from tests.support import tts_api
 from tests.support.migrate_host import HostExecutor
 from tests.support.real_stack import admin_api_key, running_stack
 from tests.support.servers import Postgres, Redis, postgres_server, redis_server
@@ -46,11 +47,6 @@ class Vm:
     api_key: str
 
 
-def _ok(response: object) -> None:
-    status = getattr(response, "status_code", 0)
-    assert status == 200, getattr(response, "text", "")[:400]
-
-
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator[Vm]:
     workdir = tmp_path_factory.mktemp("vm")
@@ -61,32 +57,14 @@ def vm(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator
         db = postgres.parse_uri(pg.uri("ttn_lorawan_dev", password="root"))
         with running_stack(ttn_lw_stack, workdir / "stack", redis, pg, db) as stack:
             key = admin_api_key(ttn_lw_stack, db)
-            _ok(stack.api("POST", "/users/admin/applications", key,
-                          {"application": {"ids": {"application_id": "app-1"}}}))  # fmt: skip
+            tts_api.application(stack, key, "app-1")
             for gateway in GATEWAYS:
-                gateway_ids = {"gateway_id": gateway, "eui": gateway[4:].upper()}
-                body = {"gateway": {"ids": gateway_ids, "frequency_plan_ids": ["EU_863_870_TTN"]},
-                        "collaborator": {"user_ids": {"user_id": "admin"}}}  # fmt: skip
-                _ok(stack.api("POST", "/users/admin/gateways", key, body))
+                tts_api.gateway(stack, key, gateway, gateway[4:])
+            ids = {}
             for n, device in enumerate(DEVICES, 1):
-                ids = {"device_id": device, "dev_eui": f"70B3D57ED000000{n}",
-                       "application_ids": {"application_id": "app-1"}}  # fmt: skip
-                _ok(stack.api("POST", "/applications/app-1/devices", key, {"end_device": {
-                    "ids": ids, "network_server_address": "localhost",
-                    "application_server_address": "localhost"}}))  # fmt: skip
-            key_names = ("f_nwk_s_int_key", "nwk_s_enc_key", "s_nwk_s_int_key")
-            session = {"dev_addr": "26011234", "last_f_cnt_up": 42,
-                       "keys": {name: {"key": "11" * 16} for name in key_names}}  # fmt: skip
-            ns = {"ids": {"device_id": "dev-abp", "dev_eui": "70B3D57ED0000002",
-                          "application_ids": {"application_id": "app-1"}},
-                  "frequency_plan_id": "EU_863_870_TTN", "lorawan_version": "MAC_V1_0_3",
-                  "lorawan_phy_version": "PHY_V1_0_3_REV_A", "supports_join": False,
-                  "session": session}  # fmt: skip
-            paths = ["frequency_plan_id", "lorawan_version", "lorawan_phy_version",
-                     "supports_join", "session.dev_addr", "session.last_f_cnt_up",
-                     *(f"session.keys.{k}.key" for k in key_names)]  # fmt: skip
-            _ok(stack.api("PUT", "/ns/applications/app-1/devices/dev-abp", key,
-                          {"end_device": ns, "field_mask": {"paths": paths}}))  # fmt: skip
+                ids[device] = tts_api.device(stack, key, "app-1", device, f"70B3D57ED000000{n}")
+            session = tts_api.AbpSession("26011234", "11" * 16, last_f_cnt_up=42)
+            tts_api.abp_session(stack, key, ids["dev-abp"], session)
         # The source server is stopped now: the cut-over freezes the VM before the copy.
         yield Vm(pg, redis, Stores(db, redis.url), key)
 

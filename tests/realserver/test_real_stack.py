@@ -34,15 +34,13 @@ from tests.realserver.conftest import SKIP_REASON
 from tests.support import kubelet
 from tests.support.real_stack import (
     Stack,
-    chart_database,
-    chart_redis_password,
+    chart_stores,
     local_env,
-    rendered_server,
     run_to_end,
     running_stack,
 )
 from tests.support.render import smoke_pod
-from tests.support.servers import LOOPBACK, postgres_server, redis_server
+from tests.support.servers import LOOPBACK
 
 pytestmark = pytest.mark.realserver
 
@@ -54,12 +52,9 @@ if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
 def stack(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator[Stack]:
     """Redis, PostgreSQL and ttn-lw-stack as the kind profile configures them."""
     workdir = tmp_path_factory.mktemp("stack")
-    server_env = rendered_server()[2]
-    user, password, database = chart_database(server_env)
     with (
-        redis_server(workdir / "redis", password=chart_redis_password(server_env)) as redis,
-        postgres_server(user, password, database) as pg,
-        running_stack(ttn_lw_stack, workdir, redis, pg) as running,
+        chart_stores(workdir) as stores,
+        running_stack(ttn_lw_stack, workdir, stores.redis, stores.pg) as running,
     ):
         yield running
 

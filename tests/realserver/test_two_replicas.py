@@ -26,19 +26,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipelines.migrate import postgres
 from pipelines.smoke import semtech
 from tests.realserver.conftest import SKIP_REASON
-from tests.support import lorawan
+from tests.support import lorawan, tts_api
 from tests.support.real_stack import (
     Stack,
     admin_api_key,
-    chart_database,
-    chart_redis_password,
-    rendered_server,
+    chart_stores,
     running_stack,
 )
-from tests.support.servers import LOOPBACK, Postgres, Redis, postgres_server, redis_server
+from tests.support.servers import LOOPBACK, Postgres, Redis
 
 pytestmark = pytest.mark.realserver
 
@@ -60,40 +57,13 @@ class Network:
     gateway: Gateway
 
 
-def _ok(response: object) -> None:
-    status = getattr(response, "status_code", 0)
-    assert status == 200, getattr(response, "text", "")[:600]
-
-
 def _register(stack: Stack, key: str, eui: bytes) -> None:
     """A gateway, and an ABP class C device with its NS and AS session (LoRaWAN 1.0.3)."""
-    gateway_ids = {"gateway_id": f"eui-{eui.hex()}", "eui": eui.hex().upper()}
-    _ok(stack.api("POST", "/users/admin/gateways", key, {
-        "gateway": {"ids": gateway_ids, "frequency_plan_ids": ["EU_863_870_TTN"]},
-        "collaborator": {"user_ids": {"user_id": "admin"}}}))  # fmt: skip
-    _ok(stack.api("POST", "/users/admin/applications", key,
-                  {"application": {"ids": {"application_id": "app-1"}}}))  # fmt: skip
-    ids = {"device_id": "dev-c", "dev_eui": "70B3D57ED00000C1",
-           "application_ids": {"application_id": "app-1"}}  # fmt: skip
-    _ok(stack.api("POST", "/applications/app-1/devices", key, {"end_device": {
-        "ids": ids, "network_server_address": "localhost",
-        "application_server_address": "localhost"}}))  # fmt: skip
-    key_names = ("f_nwk_s_int_key", "nwk_s_enc_key", "s_nwk_s_int_key")
-    session = {"dev_addr": DEV_ADDR,
-               "keys": {name: {"key": NWK_S_KEY.hex().upper()} for name in key_names}}  # fmt: skip
-    ns = {"ids": ids, "frequency_plan_id": "EU_863_870_TTN", "lorawan_version": "MAC_V1_0_3",
-          "lorawan_phy_version": "PHY_V1_0_3_REV_A", "supports_join": False,
-          "supports_class_c": True, "session": session}  # fmt: skip
-    paths = ["frequency_plan_id", "lorawan_version", "lorawan_phy_version", "supports_join",
-             "supports_class_c", "session.dev_addr",
-             *(f"session.keys.{k}.key" for k in key_names)]  # fmt: skip
-    _ok(stack.api("PUT", "/ns/applications/app-1/devices/dev-c", key,
-                  {"end_device": ns, "field_mask": {"paths": paths}}))  # fmt: skip
-    as_device = {"ids": ids, "session": {"dev_addr": DEV_ADDR, "keys": {
-        "app_s_key": {"key": APP_S_KEY.hex().upper()}}}}  # fmt: skip
-    _ok(stack.api("PUT", "/as/applications/app-1/devices/dev-c", key, {
-        "end_device": as_device,
-        "field_mask": {"paths": ["session.dev_addr", "session.keys.app_s_key.key"]}}))  # fmt: skip
+    tts_api.gateway(stack, key, f"eui-{eui.hex()}", eui.hex())
+    tts_api.application(stack, key, "app-1")
+    ids = tts_api.device(stack, key, "app-1", "dev-c", "70B3D57ED00000C1")
+    session = tts_api.AbpSession(DEV_ADDR, NWK_S_KEY.hex(), app_s_key=APP_S_KEY.hex())
+    tts_api.abp_session(stack, key, ids, session, class_c=True)
 
 
 class Gateway:
@@ -133,15 +103,10 @@ class Gateway:
 def network(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Iterator[Network]:
     """One replica (A) with a registered gateway connected to it and a class C device."""
     workdir = tmp_path_factory.mktemp("replicas")
-    server_env = rendered_server()[2]
-    user, password, database = chart_database(server_env)
-    with ExitStack() as stack:
-        redis = stack.enter_context(
-            redis_server(workdir / "redis", password=chart_redis_password(server_env))
-        )
-        pg = stack.enter_context(postgres_server(user, password, database))
+    with chart_stores(workdir) as stores, ExitStack() as stack:
+        redis, pg = stores.redis, stores.pg
         a = stack.enter_context(running_stack(ttn_lw_stack, workdir / "a", redis, pg))
-        key = admin_api_key(ttn_lw_stack, postgres.parse_uri(pg.uri(database, password=password)))
+        key = admin_api_key(ttn_lw_stack, stores.db)
         gateway = Gateway(os.urandom(8), a.udp_port)
         _register(a, key, gateway.eui)
         _pump_for(gateway, 2)  # PULL_DATA: the gateway connects to A
@@ -173,8 +138,9 @@ def _push_downlinks(network: Network, count: int, *logs: Stack) -> tuple[int, in
     dropped_before = sum(s.log_text().count(DROPPED) for s in logs)
     for n in range(count):
         payload = base64.b64encode(bytes([n])).decode()
-        _ok(network.a.api("POST", "/as/applications/app-1/devices/dev-c/down/push", network.key,
-                          {"downlinks": [{"f_port": 1, "frm_payload": payload}]}))  # fmt: skip
+        push = {"downlinks": [{"f_port": 1, "frm_payload": payload}]}
+        path = "/as/applications/app-1/devices/dev-c/down/push"
+        tts_api.ok(network.a.api("POST", path, network.key, push))
         expected = delivered_before + dropped_before + n + 1
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -26,7 +26,14 @@ import pytest
 from pipelines.migrate import postgres as pgmigrate
 from tests.support import kubelet
 from tests.support.render import find, install_argv, objects
-from tests.support.servers import LOOPBACK, Postgres, Redis, free_port
+from tests.support.servers import (
+    LOOPBACK,
+    Postgres,
+    Redis,
+    free_port,
+    postgres_server,
+    redis_server,
+)
 
 # Services of the release `tts` in namespace `tts` (pipelines.kube) that TTS connects to.
 REDIS_SERVICE = "tts-thethingsstack-redis.tts.svc:6379"
@@ -183,16 +190,33 @@ def admin_api_key(binary: Path, db: pgmigrate.Database) -> str:
     return key
 
 
-def chart_redis_password(server_env: dict[str, str]) -> str:
-    """The Redis password the chart gives TTS (its Secret's redisPassword)."""
-    return server_env["TTN_LW_REDIS_PASSWORD"]
-
-
 def chart_database(server_env: dict[str, str]) -> tuple[str, str, str]:
     """(user, password, database) the chart gives TTS."""
     uri = re.match(r"postgresql://(\w+)@[^/]+/(\w+)", server_env["TTN_LW_IS_DATABASE_URI"])
     assert uri is not None, server_env["TTN_LW_IS_DATABASE_URI"]
     return uri[1], server_env["PGPASSWORD"], uri[2]
+
+
+@dataclass(frozen=True)
+class ChartStores:
+    redis: Redis
+    pg: Postgres
+    db: pgmigrate.Database  # the chart's database, as its owner
+
+
+@contextmanager
+def chart_stores(workdir: Path, tls: bool = False) -> Iterator[ChartStores]:
+    """Redis and PostgreSQL with the credentials the kind profile gives TTS (its Secret);
+    `tls`: a TLS-only Redis, as Azure Managed Redis."""
+    server_env = rendered_server()[2]
+    user, password, database = chart_database(server_env)
+    with (
+        redis_server(
+            workdir / "redis", password=server_env["TTN_LW_REDIS_PASSWORD"], tls=tls
+        ) as redis,
+        postgres_server(user, password, database) as pg,
+    ):
+        yield ChartStores(redis, pg, pgmigrate.parse_uri(pg.uri(database, password=password)))
 
 
 @contextmanager

@@ -248,12 +248,10 @@ class Azure:
         ] = None,
         rollout_seconds: Annotated[int, Doc("Seconds helm waits for the rollout")] = 600,
     ) -> str:
-        """helm upgrade --install --atomic to AKS, then smoke-probe; roll back on failure.
-
-        First a revision left pending by an interrupted run is rolled back (or a release
-        that never worked uninstalled). A failed smoke rolls back to the previous revision,
-        or uninstalls a first install; a failed rollback is reported, not ignored.
-        """
+        """Recover a pending release, helm upgrade --atomic to AKS, smoke-probe, undo on failure."""
+        # Before the upgrade, a revision left pending by an interrupted run is rolled back (or
+        # a release that never worked uninstalled). A failed smoke rolls back to the previous
+        # revision, or uninstalls a first install; a failed rollback is reported, not ignored.
         ref = oci.parse_image_ref(image)
         aks.check_cluster_name(cluster)
         if kubeconfig is None:

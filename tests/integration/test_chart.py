@@ -11,7 +11,7 @@ import yaml
 
 from pipelines import chart, policy
 from tests.support.paths import CHART
-from tests.support.render import run
+from tests.support.render import profile_objects, run
 
 pytestmark = pytest.mark.integration
 
@@ -20,8 +20,8 @@ def render(profile: str, *extra: str, check: bool = True) -> subprocess.Complete
     return run([*chart.template_command(CHART, profile), *extra], check=check)
 
 
-def objects(profile: str) -> list[dict[str, Any]]:
-    return [o for o in yaml.safe_load_all(render(profile).stdout) if o]
+def objects(profile: str, *extra: str) -> list[dict[str, Any]]:
+    return profile_objects(profile, *extra)
 
 
 @pytest.mark.parametrize("profile", list(chart.PROFILES))
@@ -153,7 +153,7 @@ def test_kind_config_is_offline_and_lets_unregistered_gateways_connect() -> None
 
 def test_sentinel_profile_wires_failover() -> None:
     extra = ["--set", "redis.internal.replicas=3", "--set", "redis.internal.sentinel.enabled=true"]
-    rendered = [o for o in yaml.safe_load_all(render("default", *extra).stdout) if o]
+    rendered = objects("default", *extra)
     env = next(o for o in rendered if o["metadata"]["name"].endswith("-config"))["data"]
     assert env["TTN_LW_REDIS_FAILOVER_ENABLE"] == "true"
     assert env["TTN_LW_REDIS_FAILOVER_MASTER_NAME"] == "tts"
@@ -205,8 +205,7 @@ def test_the_aks_profile_pulls_every_image_from_acr() -> None:
     print("\n".join(sorted(set(images))))
     assert len(images) >= 3  # TTS, its migration Job, the helm test pod
     assert all(image.startswith("tts.azurecr.io/") for image in images), images
-    internal = render("aks", "--set", "redis.mode=internal").stdout
-    redis_images = _images([o for o in yaml.safe_load_all(internal) if o])
+    redis_images = _images(objects("aks", "--set", "redis.mode=internal"))
     assert "tts.azurecr.io/library/redis:7.2.11-alpine" in redis_images
 
 

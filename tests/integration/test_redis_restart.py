@@ -13,20 +13,15 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipelines import chart
-from tests.support.paths import CHART
-from tests.support.render import find, run
+from tests.support.render import find, profile_objects
 from tests.support.servers import LOOPBACK, binary, free_port
 
 pytestmark = pytest.mark.integration
 
 
 def _redis_conf(data: Path) -> str:
-    rendered = [
-        o for o in yaml.safe_load_all(run(chart.template_command(CHART, "kind")).stdout) if o
-    ]
+    rendered = profile_objects("kind")
     conf: str = find(rendered, "ConfigMap", "tts-thethingsstack-redis")["data"]["redis.conf"]
     return conf.replace("/data", str(data))
 

@@ -20,11 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipelines import chart
-from tests.support.paths import CHART
-from tests.support.render import find, run
+from tests.support.render import find, profile_objects
 from tests.support.servers import binary
 
 pytestmark = pytest.mark.integration
@@ -36,10 +33,11 @@ CONFIG_MAP = "tts-thethingsstack-redis"
 
 def _scripts() -> dict[str, str]:
     """The Redis ConfigMap of the chart with three replicas and Sentinel."""
-    argv = [*chart.template_command(CHART, "default"),
-            "--set", "redis.internal.replicas=3", "--set", "redis.internal.sentinel.enabled=true",
-            "--set", "redis.internal.sentinel.startupWaitSeconds=20"]  # fmt: skip
-    rendered = [o for o in yaml.safe_load_all(run(argv).stdout) if o]
+    rendered = profile_objects(
+        "default", "--set", "redis.internal.replicas=3",
+        "--set", "redis.internal.sentinel.enabled=true",
+        "--set", "redis.internal.sentinel.startupWaitSeconds=20",
+    )  # fmt: skip
     data: dict[str, str] = find(rendered, "ConfigMap", CONFIG_MAP)["data"]
     return data
 

@@ -12,13 +12,12 @@ import httpx
 import yaml
 
 from pipelines.chart import RELEASE_NAME, profile_args
-from tests.support.paths import CHART as CHART_DIR
-from tests.support.paths import tool_path
+from tests.support.paths import CHART, tool_path
 
 # A chart with one ConfigMap and, when `hang` is set, a pre-install/pre-upgrade hook Job.
 # Helm waits for hook Jobs to finish, which never happens on an API server without nodes:
 # a helm run killed while it waits is an interrupted deploy.
-CHART = {
+STUCK_CHART = {
     "Chart.yaml": "apiVersion: v2\nname: stuck\nversion: 0.1.0\nappVersion: '1'\n",
     "values.yaml": "value: one\nhang: false\n",
     "templates/configmap.yaml": (
@@ -36,7 +35,7 @@ CHART = {
 
 
 def write_chart(directory: Path) -> Path:
-    for name, text in CHART.items():
+    for name, text in STUCK_CHART.items():
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_text(text)
     return directory
@@ -46,8 +45,8 @@ def deploy_kind(kubeconfig: Path, namespace: str, *values: str, check: bool = Tr
     """The chart's kind profile upgraded/installed with extra `--set` arguments, no waiting
     (the API server has no nodes); helm's output."""
     result = helm(
-        "upgrade", "--install", RELEASE_NAME, str(CHART_DIR), "--namespace", namespace,
-        "--create-namespace", *profile_args(CHART_DIR, "kind"), *values,
+        "upgrade", "--install", RELEASE_NAME, str(CHART), "--namespace", namespace,
+        "--create-namespace", *profile_args(CHART, "kind"), *values,
         "--kubeconfig", str(kubeconfig), check=check,
     )  # fmt: skip
     return result.stdout + result.stderr

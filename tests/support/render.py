@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines import helm
+from pipelines import chart, helm
 from pipelines.versions import KUBE_VERSION
 from tests.support.paths import CHART, tool_path
 
@@ -46,6 +46,12 @@ def as_template(argv: list[str], check: bool = True) -> subprocess.CompletedProc
 def objects(argv: list[str]) -> list[dict[str, Any]]:
     """The rendered manifests of an install argv."""
     return [o for o in yaml.safe_load_all(as_template(argv).stdout) if o]
+
+
+def profile_objects(profile: str, *values: str) -> list[dict[str, Any]]:
+    """The manifests of a chart profile (pipelines.chart.PROFILES), with extra arguments."""
+    argv = [*chart.template_command(CHART, profile), *values]
+    return [o for o in yaml.safe_load_all(run(argv).stdout) if o]
 
 
 def find(rendered: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:

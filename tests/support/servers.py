@@ -67,6 +67,23 @@ def _wait_for_port(
     pytest.fail(f"{what} did not listen on {LOOPBACK}:{port} within {timeout:.0f} s")
 
 
+@contextmanager
+def _listening(argv: list[str], log: Path, port: int, what: str) -> Iterator[None]:
+    """`argv` running (output to `log`) once it listens on `port`; stopped on the way out
+    (SIGTERM, then SIGKILL after 30 s), also when the block fails."""
+    proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, what, proc)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @dataclass(frozen=True)
 class Redis:
     port: int
@@ -109,17 +126,10 @@ def redis_server(
         key = directory / "tls.key"
         listen = ["--port", "0", "--tls-port", str(port), "--tls-cert-file", str(ca),
                   "--tls-key-file", str(key), "--tls-auth-clients", "no"]  # fmt: skip
-    proc = subprocess.Popen(
-        [binary("redis-server"), "--bind", LOOPBACK, *listen,
-         "--dir", str(directory), "--save", "", "--appendonly", "no", *auth, *config],
-        stdout=(directory / "redis.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_for_port(port, "redis-server", proc)
+    argv = [binary("redis-server"), "--bind", LOOPBACK, *listen, "--dir", str(directory),
+            "--save", "", "--appendonly", "no", *auth, *config]  # fmt: skip
+    with _listening(argv, directory / "redis.log", port, "redis-server"):
         yield Redis(port, directory, password, ca)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @dataclass(frozen=True)
@@ -192,27 +202,16 @@ def _postgres_in(
         "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C")  # fmt: skip
     pwfile.unlink()
     port = free_port()
-    log = directory / "postgres.log"
-    proc = subprocess.Popen(
-        [*as_postgres, binary("postgres"), "-D", str(data), "-p", str(port),
-         "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={directory}",
-         "-c", "fsync=off"],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_for_port(port, "postgres", proc)
+    argv = [*as_postgres, binary("postgres"), "-D", str(data), "-p", str(port),
+            "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={directory}",
+            "-c", "fsync=off"]  # fmt: skip
+    # SIGTERM on the way out is postgres's smart shutdown.
+    with _listening(argv, directory / "postgres.log", port, "postgres"):
         server = Postgres(port, user, password)
         _wait_until_accepting(server)
         for database in databases:
             server.psql("postgres", f'CREATE DATABASE "{database}"')
         yield server
-    finally:
-        proc.terminate()  # SIGTERM: smart shutdown
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass(frozen=True)
@@ -253,13 +252,6 @@ def sshd_server(directory: Path) -> Iterator[Sshd]:
     known_hosts = directory / "known_hosts"
     known_hosts.write_text(f"[{LOOPBACK}]:{port} {Path(f'{host_key}.pub').read_text()}")
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
-    proc = subprocess.Popen(
-        [binary("sshd"), "-D", "-e", "-f", str(config)],
-        stdout=(directory / "sshd.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_for_port(port, "sshd", proc)
+    argv = [binary("sshd"), "-D", "-e", "-f", str(config)]
+    with _listening(argv, directory / "sshd.log", port, "sshd"):
         yield Sshd(port, user, client_key, known_hosts)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

@@ -92,11 +92,15 @@ class Pod:
         )  # fmt: skip
         return result.stdout.strip()
 
-    def role(self) -> str:
-        for line in self.cli("INFO", "replication").splitlines():
-            if line.startswith("role:"):
+    def info(self, section: str, key: str) -> str:
+        """One field of INFO ("down" when the server does not answer)."""
+        for line in self.cli("INFO", section).splitlines():
+            if line.startswith(f"{key}:"):
                 return line.split(":", 1)[1].strip()
         return "down"
+
+    def role(self) -> str:
+        return self.info("replication", "role")
 
 
 @pytest.fixture
@@ -146,8 +150,17 @@ def test_a_full_restart_keeps_the_data_written_after_a_failover(pods: list[Pod])
     _wait("a Sentinel failover", lambda: len(_primaries(pods[1:])) == 1)
     [primary] = _primaries(pods[1:])
     print(f"failover to {primary.address} in {time.monotonic() - started:.1f} s")
+    # Sentinel repoints the other replica only after the promotion, and its full sync waits
+    # for the diskless-sync delay (5 s): write once it is online.
+    _wait("the other replica to follow the new primary",
+          lambda: "state=online" in primary.info("replication", "slave0"))  # fmt: skip
     assert primary.cli("SET", "frame-counter", "2") == "OK"
-    assert primary.cli("WAIT", "1", "5000") == "1"  # the other replica has it too
+    assert primary.cli("WAIT", "1", "10000") == "1"  # the other replica has it too
+    # Redis ignores SIGTERM while it writes the AOF that follows a full sync (the kubelet
+    # would SIGKILL it after the grace period); stop once every copy is on disk.
+    _wait("the AOF rewrites after the sync to finish",
+          lambda: all(p.info("persistence", "aof_rewrite_in_progress") == "0"
+                      for p in pods[1:]))  # fmt: skip
 
     for pod in pods[1:]:
         pod.stop()  # every pod stops (e.g. all nodes replaced)

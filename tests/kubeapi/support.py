@@ -71,8 +71,8 @@ async def run(argv: list[str]) -> tuple[int, str]:
 
 
 def api_client(kubeconfig: Path) -> httpx.Client:
-    """An HTTP client for the API server of `kubeconfig` (token users only), for the one
-    call helm cannot make: deleting a StatefulSet but not its pods (--cascade=orphan)."""
+    """An HTTP client for the API server of `kubeconfig` (token users only), for the calls
+    helm does not make: kubectl's and the controllers' part in the volume resize path."""
     config = yaml.safe_load(kubeconfig.read_text())
     context = next(c["context"] for c in config["contexts"]
                    if c["name"] == config["current-context"])  # fmt: skip

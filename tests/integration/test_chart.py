@@ -11,7 +11,7 @@ import yaml
 
 from pipelines import chart, policy
 from tests.support.paths import CHART
-from tests.support.render import profile_objects, run
+from tests.support.render import find, profile_objects, run
 
 pytestmark = pytest.mark.integration
 
@@ -175,6 +175,21 @@ def test_volumes_outlive_uninstall_and_scale_down(profile: str) -> None:
         if obj["kind"] == "StatefulSet":
             policy_ = obj["spec"]["persistentVolumeClaimRetentionPolicy"]
             assert policy_ == {"whenDeleted": "Retain", "whenScaled": "Retain"}, obj["metadata"]
+
+
+def test_a_new_redis_volume_size_keeps_the_pods_and_a_config_change_rolls_them() -> None:
+    """Step 3 of the volume resize (docs/production-state.md) must not restart Redis: the new
+    StatefulSet adopts the running pods only while their template is unchanged."""
+
+    def pod_template(*extra: str) -> dict[str, Any]:
+        sts = find(objects("kind", *extra), "StatefulSet", "tts-thethingsstack-redis")
+        template: dict[str, Any] = sts["spec"]["template"]
+        return template
+
+    before = pod_template()
+    assert pod_template("--set", "redis.internal.storage.size=16Gi") == before
+    changed = pod_template("--set", "redis.internal.appendfsync=always")["metadata"]
+    assert changed["annotations"] != before["metadata"]["annotations"]  # checksum/config
 
 
 @pytest.mark.parametrize("profile", list(chart.PROFILES))

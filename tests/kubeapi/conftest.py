@@ -1,8 +1,10 @@
 """The API-server suite runs the real helm against a real Kubernetes API server, or skips.
 
-KUBE_API_KUBECONFIG names a kubeconfig of a throw-away API server. No nodes are needed
-(kube-apiserver and etcd alone will do): nothing here waits for pods. Each test works in a
-namespace of its own, so the suite can run again on the same server.
+KUBE_API_KUBECONFIG names a kubeconfig of a throw-away API server. No nodes are needed:
+nothing here waits for a pod to run. kube-apiserver and etcd serve every test except the
+volume resize, which also needs kube-controller-manager (it skips with one line without
+it). Each test works in a namespace of its own, so the suite can run again on the same
+server.
 """
 
 import os

@@ -1,20 +1,24 @@
-"""The volume resize path of docs/production-state.md, with the real helm and API server.
+"""The volume resize path of docs/production-state.md, with the real helm, API server and
+controllers.
 
 A StatefulSet's volumeClaimTemplates cannot change, so `helm upgrade` with a new
 redis.internal.storage.size is refused by the API server. The documented path: grow each
 PVC (kubectl patch), delete the StatefulSet but not its pods (--cascade=orphan), then
 `helm upgrade`: the new StatefulSet carries the new size and adopts the running pods.
 
-No controllers run here, so the test does their part by hand where the path needs it: it
-creates pod 0's claim from the StatefulSet's template (the StatefulSet controller), binds it
-to a volume (the PV controller), and lifts the orphan finalizer (the garbage collector).
-Every answer asserted on is the API server's own.
+The StatefulSet controller makes the claim, the PV controller binds it to a volume the
+test provides (there is no CSI driver), the garbage collector orphans the pod, and the new
+StatefulSet adopts it. There are no nodes, so the pod stays Pending, unscheduled.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,9 +33,31 @@ if not os.environ.get("KUBE_API_KUBECONFIG"):  # one skip line for the whole sui
 
 STATEFULSET = "tts-thethingsstack-redis"
 CLAIM = f"data-{STATEFULSET}-0"
+POD = f"{STATEFULSET}-0"
 STORAGE_CLASS = "managed-csi"  # values-aks.yaml's class, as AKS ships it: expandable
 # kubectl patch sends a strategic merge patch by default
 STRATEGIC_PATCH = {"Content-Type": "application/strategic-merge-patch+json"}
+
+
+def _require_controllers(api: httpx.Client) -> None:
+    lease = api.get("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/"
+                    "kube-controller-manager")  # fmt: skip
+    renewed = lease.json().get("spec", {}).get("renewTime") if lease.is_success else None
+    if not renewed or (datetime.now(UTC) - datetime.fromisoformat(renewed)).total_seconds() > 60:
+        pytest.skip(
+            "no kube-controller-manager renews its lease on KUBE_API_KUBECONFIG's server: "
+            "the resize path needs its StatefulSet, PV and GC controllers"
+        )
+
+
+def _wait(what: str, read: Callable[[], Any], ok: Callable[[Any], bool]) -> Any:
+    """read() until ok(value), for up to 60 s (the controllers act within a second or two)."""
+    deadline = time.monotonic() + 60
+    while not ok(value := read()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within 60 s; last: {value}")
+        time.sleep(0.5)
+    return value
 
 
 def _deploy(kubeconfig: Path, namespace: str, size: str, check: bool = True) -> str:
@@ -40,51 +66,34 @@ def _deploy(kubeconfig: Path, namespace: str, size: str, check: bool = True) -> 
                        check=check)  # fmt: skip
 
 
-def _grow_claim(api: httpx.Client, namespace: str, size: str) -> httpx.Response:
+def _get(api: httpx.Client, path: str) -> dict[str, Any]:
+    """The object at `path`, or {} if there is none."""
+    response = api.get(path)
+    if response.status_code == 404:
+        return {}
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _grow_claim(api: httpx.Client, claim_path: str, size: str) -> httpx.Response:
     """Step 1 of the documented path, the same patch as the `kubectl patch pvc` there."""
     body = {"spec": {"resources": {"requests": {"storage": size}}}}
-    path = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{CLAIM}"
-    return api.patch(path, json=body, headers=STRATEGIC_PATCH)
+    return api.patch(claim_path, json=body, headers=STRATEGIC_PATCH)
 
 
-def _bound_claim(api: httpx.Client, namespace: str) -> None:
-    """Pod 0's claim from the StatefulSet's template, bound to a volume of its size."""
-    sts = api.get(f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{STATEFULSET}").json()
-    [template] = sts["spec"]["volumeClaimTemplates"]
-    size = template["spec"]["resources"]["requests"]["storage"]
-    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-             "metadata": {"name": CLAIM}, "spec": template["spec"]}  # fmt: skip
-    claims = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims"
-    assert api.post(claims, json=claim).status_code == 201
-    unbound = _grow_claim(api, namespace, "2Gi")
-    assert unbound.status_code == 422, unbound.text  # only a bound claim grows
-    assert "spec is immutable after creation" in unbound.json()["message"]
-
-    volume = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": namespace},
-              "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
-                       "storageClassName": STORAGE_CLASS,
-                       "csi": {"driver": "disk.csi.azure.com", "volumeHandle": namespace},
-                       "claimRef": {"namespace": namespace, "name": CLAIM}}}  # fmt: skip
-    assert api.post("/api/v1/persistentvolumes", json=volume).status_code == 201
-    bind = {"spec": {"volumeName": namespace}}
-    assert api.patch(f"{claims}/{CLAIM}", json=bind, headers=STRATEGIC_PATCH).status_code == 200
-    status = {"status": {"phase": "Bound", "capacity": {"storage": size}}}
-    bound = api.patch(f"{claims}/{CLAIM}/status", json=status, headers=STRATEGIC_PATCH)
-    assert bound.status_code == 200, bound.text
+def _owners(pod: dict[str, Any]) -> list[str]:
+    return [ref["uid"] for ref in pod["metadata"].get("ownerReferences", [])]
 
 
-def _size(kubeconfig: Path, namespace: str) -> str:
-    with api_client(kubeconfig) as api:
-        sts = api.get(f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{STATEFULSET}")
-    sts.raise_for_status()
-    [template] = sts.json()["spec"]["volumeClaimTemplates"]
-    return str(template["spec"]["resources"]["requests"]["storage"])
-
-
-def test_a_bigger_redis_volume_needs_the_statefulset_recreated(
+def test_the_redis_volume_grows_and_a_new_statefulset_adopts_the_same_pod(
     kubeconfig: Path, namespace: str
 ) -> None:
+    sts_path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{STATEFULSET}"
+    claim_path = f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{CLAIM}"
+    pod_path = f"/api/v1/namespaces/{namespace}/pods/{POD}"
     with api_client(kubeconfig) as api:
+        _require_controllers(api)
         expandable = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
                       "metadata": {"name": STORAGE_CLASS}, "provisioner": "disk.csi.azure.com",
                       "allowVolumeExpansion": True}  # fmt: skip
@@ -94,32 +103,53 @@ def test_a_bigger_redis_volume_needs_the_statefulset_recreated(
     refused = _deploy(kubeconfig, namespace, "2Gi", check=False)
     print(refused)
     assert "updates to statefulset spec for fields other than" in refused
-    assert _size(kubeconfig, namespace) == "1Gi"
 
     with api_client(kubeconfig) as api:
-        _bound_claim(api, namespace)
-        grown = _grow_claim(api, namespace, "2Gi")
+        assert _get(api, sts_path)["spec"]["volumeClaimTemplates"][0]["spec"]["resources"] == {
+            "requests": {"storage": "1Gi"}
+        }
+        _wait("the StatefulSet controller to make pod 0's claim",
+              lambda: _get(api, claim_path), bool)  # fmt: skip
+        unbound = _grow_claim(api, claim_path, "2Gi")
+        assert unbound.status_code == 422, unbound.text  # only a bound claim grows
+        assert "spec is immutable after creation" in unbound.json()["message"]
+
+        disk = {"driver": "disk.csi.azure.com", "volumeHandle": namespace}
+        reserved = {"namespace": namespace, "name": CLAIM}  # no other claim on the server takes it
+        volume = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": namespace},
+                  "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                           "storageClassName": STORAGE_CLASS, "csi": disk,
+                           "claimRef": reserved}}  # fmt: skip
+        assert api.post("/api/v1/persistentvolumes", json=volume).status_code == 201
+        _wait("the PV controller to bind the claim",
+              lambda: _get(api, claim_path)["status"].get("phase"),
+              lambda phase: phase == "Bound")  # fmt: skip
+
+        grown = _grow_claim(api, claim_path, "2Gi")  # step 1
         assert grown.status_code == 200, grown.text
-        assert grown.json()["spec"]["resources"]["requests"]["storage"] == "2Gi"
-        shrunk = _grow_claim(api, namespace, "1Gi")
+        shrunk = _grow_claim(api, claim_path, "1Gi")
         assert shrunk.status_code == 422, shrunk.text  # volumes cannot shrink
         assert "can not be less than status.capacity" in shrunk.json()["message"]
 
-    path = f"/apis/apps/v1/namespaces/{namespace}/statefulsets/{STATEFULSET}"
-    with api_client(kubeconfig) as api:  # kubectl delete statefulset --cascade=orphan
+        pod = _wait("pod 0", lambda: _get(api, pod_path), bool)
+        old_owner = _get(api, sts_path)["metadata"]["uid"]
+        assert _owners(pod) == [old_owner]
         orphan = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Orphan"}
-        deleted = api.request("DELETE", path, json=orphan)
+        deleted = api.request("DELETE", sts_path, json=orphan)  # step 2
         assert deleted.status_code == 200, deleted.text
-        assert deleted.json()["metadata"]["finalizers"] == ["orphan"]
-        # The garbage collector's part (no controller manager runs here): it releases the
-        # pods from their owner and lifts the finalizer, and the StatefulSet is gone.
-        gc = api.patch(path, json={"metadata": {"finalizers": None}},
-                       headers={"Content-Type": "application/merge-patch+json"})  # fmt: skip
-        assert gc.status_code == 200, gc.text
-        assert api.get(path).status_code == 404
-    _deploy(kubeconfig, namespace, "2Gi")
-    assert _size(kubeconfig, namespace) == "2Gi"
-    with api_client(kubeconfig) as api:  # the grown claim stays pod 0's, bound, untouched
-        claim = api.get(f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{CLAIM}").json()
+        _wait("the garbage collector to remove the StatefulSet",
+              lambda: _get(api, sts_path), lambda sts: not sts)  # fmt: skip
+        assert _owners(_get(api, pod_path)) == []  # the pod is left, released
+
+    _deploy(kubeconfig, namespace, "2Gi")  # step 3
+    with api_client(kubeconfig) as api:
+        sts = _get(api, sts_path)
+        assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"] == {
+            "requests": {"storage": "2Gi"}
+        }
+        adopted = _wait("the new StatefulSet to adopt pod 0", lambda: _get(api, pod_path),
+                        lambda p: _owners(p) == [sts["metadata"]["uid"]])  # fmt: skip
+        assert adopted["metadata"]["uid"] == pod["metadata"]["uid"]  # the same pod, not a new one
+        claim = _get(api, claim_path)
     assert claim["status"]["phase"] == "Bound"
     assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"

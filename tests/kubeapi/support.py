@@ -72,7 +72,7 @@ async def run(argv: list[str]) -> tuple[int, str]:
 
 def api_client(kubeconfig: Path) -> httpx.Client:
     """An HTTP client for the API server of `kubeconfig` (token users only), for the calls
-    helm does not make: kubectl's and the controllers' part in the volume resize path."""
+    helm does not make: kubectl's part in the volume resize path, and reading the results."""
     config = yaml.safe_load(kubeconfig.read_text())
     context = next(c["context"] for c in config["contexts"]
                    if c["name"] == config["current-context"])  # fmt: skip

@@ -21,8 +21,8 @@ import pytest
 from pipelines.migrate import postgres
 from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.redis import client
-from pipelines.migrate.run import DUMP, Step, Stores, inventory, migrate
-from tests.support.migrate_host import HostExecutor
+from pipelines.migrate.run import DUMP, Step, Stores, inventory
+from tests.support.migrate_host import HostExecutor, run_migrate
 from tests.support.paths import REPO_ROOT
 from tests.support.servers import (
     Postgres,
@@ -77,16 +77,8 @@ def test_dry_run_inventories_both_sides_and_changes_nothing(
 ) -> None:
     lines: list[str] = []
     scratch = postgres.parse_uri(target[0].uri("scratch", password=target[0].password))
-    report = anyio.run(
-        lambda: migrate(
-            HostExecutor(tmp_path),
-            source[2],
-            target[2],
-            scratch,
-            dry_run=True,
-            replace=False,
-            log=lines.append,
-        )
+    report = run_migrate(
+        HostExecutor(tmp_path), source[2], target[2], scratch, dry_run=True, log=lines.append
     )
     print("\n".join(lines))
     assert report == "dry run: nothing was changed"
@@ -108,17 +100,7 @@ def test_a_non_empty_target_is_refused_before_anything_moves(
     with pytest.raises(
         MigrationError, match=r"target is not empty \(0 tables, 1 Redis keys\): pass --replace"
     ):
-        anyio.run(
-            lambda: migrate(
-                HostExecutor(tmp_path),
-                source[2],
-                target[2],
-                scratch,
-                dry_run=False,
-                replace=False,
-                log=lambda _: None,
-            )
-        )
+        run_migrate(HostExecutor(tmp_path), source[2], target[2], scratch)
     assert target[1].cli("DBSIZE").strip() == "1"
     assert target[0].psql(TARGET_DB, postgres.TABLES_SQL).strip() == "0"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.polling import eventually
 from tests.support.render import find, profile_objects
 from tests.support.servers import LOOPBACK, binary, free_port
 
@@ -29,10 +30,8 @@ def _redis_conf(data: Path) -> str:
 def _start(conf: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen([binary("redis-server"), str(conf), "--bind", LOOPBACK,
                              "--port", str(port)], stdout=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 20
-    while _cli(port, "PING") != "PONG":
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.1)
+    eventually("redis-server to answer PING", lambda: _cli(port, "PING") == "PONG",
+               timeout=20, interval=0.1)  # fmt: skip
     return proc
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.polling import eventually
 from tests.support.render import find, profile_objects
 from tests.support.servers import binary
 
@@ -114,15 +115,6 @@ def pods(tmp_path: Path) -> Iterator[list[Pod]]:
         pod.stop(signal.SIGKILL)
 
 
-def _wait(what: str, check: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(check) and check():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"{what} within {timeout:.0f} s")
-
-
 def _known(pod: Pod) -> tuple[str, str]:
     """(replicas, other Sentinels) that this pod's Sentinel knows of."""
     fields = pod.cli("--raw", "SENTINEL", "MASTER", "tts", port=26379).splitlines()
@@ -138,29 +130,29 @@ def test_a_full_restart_keeps_the_data_written_after_a_failover(pods: list[Pod])
     scripts = _scripts()
     for pod in pods:  # podManagementPolicy: Parallel
         pod.start(scripts)
-    _wait("pod 0 primary, two replicas", lambda: [p.role() for p in pods] ==
-          ["master", "slave", "slave"])  # fmt: skip
-    _wait("every Sentinel to know both replicas and the other Sentinels",
-          lambda: all(_known(pod) == ("2", "2") for pod in pods))  # fmt: skip
+    eventually("pod 0 primary, two replicas", lambda: [p.role() for p in pods] ==
+               ["master", "slave", "slave"])  # fmt: skip
+    eventually("every Sentinel to know both replicas and the other Sentinels",
+               lambda: all(_known(pod) == ("2", "2") for pod in pods))  # fmt: skip
     first = pods[0]
     assert first.cli("SET", "frame-counter", "1") == "OK"
 
     first.stop(signal.SIGKILL)  # the primary's node dies
     started = time.monotonic()
-    _wait("a Sentinel failover", lambda: len(_primaries(pods[1:])) == 1)
+    eventually("a Sentinel failover", lambda: len(_primaries(pods[1:])) == 1)
     [primary] = _primaries(pods[1:])
     print(f"failover to {primary.address} in {time.monotonic() - started:.1f} s")
     # Sentinel repoints the other replica only after the promotion, and its full sync waits
     # for the diskless-sync delay (5 s): write once it is online.
-    _wait("the other replica to follow the new primary",
-          lambda: "state=online" in primary.info("replication", "slave0"))  # fmt: skip
+    eventually("the other replica to follow the new primary",
+               lambda: "state=online" in primary.info("replication", "slave0"))  # fmt: skip
     assert primary.cli("SET", "frame-counter", "2") == "OK"
     assert primary.cli("WAIT", "1", "10000") == "1"  # the other replica has it too
     # Redis ignores SIGTERM while it writes the AOF that follows a full sync (the kubelet
     # would SIGKILL it after the grace period); stop once every copy is on disk.
-    _wait("the AOF rewrites after the sync to finish",
-          lambda: all(p.info("persistence", "aof_rewrite_in_progress") == "0"
-                      for p in pods[1:]))  # fmt: skip
+    eventually("the AOF rewrites after the sync to finish",
+               lambda: all(p.info("persistence", "aof_rewrite_in_progress") == "0"
+                           for p in pods[1:]))  # fmt: skip
 
     for pod in pods[1:]:
         pod.stop()  # every pod stops (e.g. all nodes replaced)
@@ -169,12 +161,14 @@ def test_a_full_restart_keeps_the_data_written_after_a_failover(pods: list[Pod])
 
     for pod in pods:
         pod.start(scripts)
-    _wait("one primary again", lambda: len(_primaries(pods)) == 1)
+    eventually("one primary again", lambda: len(_primaries(pods)) == 1)
     [after] = _primaries(pods)
     print(f"after the full restart the primary is {after.address}")
     assert after is not first
     assert after.cli("GET", "frame-counter") == "2"
-    _wait("pod 0 to follow the new primary with the newer data",
-          lambda: first.role() == "slave" and first.cli("GET", "frame-counter") == "2")  # fmt: skip
+    eventually(
+        "pod 0 to follow the new primary with the newer data",
+        lambda: first.role() == "slave" and first.cli("GET", "frame-counter") == "2",
+    )
     log = (first.root / "start-redis.sh.log").read_text()
     assert f"primary: {after.address} (this pod: {first.address})" in log

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import anyio
@@ -22,6 +21,7 @@ from pipelines.chart import RELEASE_NAME
 from tests.kubeapi.conftest import SKIP_REASON
 from tests.kubeapi.support import helm, run, write_chart
 from tests.support.paths import tool_path
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.kubeapi
 
@@ -44,10 +44,8 @@ def _interrupt(argv: list[str], kubeconfig: Path, namespace: str, status: str) -
     proc = subprocess.Popen([str(tool_path("helm")), *argv],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while not any(r.status == status for r in _history(kubeconfig, namespace)):
-            assert time.monotonic() < deadline, f"helm never recorded {status}"
-            time.sleep(0.5)
+        eventually(f"helm to record {status}", lambda: _history(kubeconfig, namespace),
+                   lambda history: any(r.status == status for r in history))  # fmt: skip
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -14,8 +14,6 @@ StatefulSet adopts it. There are no nodes, so the pod stays Pending, unscheduled
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pytest
 
 from tests.kubeapi.conftest import SKIP_REASON
 from tests.kubeapi.support import api_client, deploy_kind
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.kubeapi
 
@@ -48,16 +47,6 @@ def _require_controllers(api: httpx.Client) -> None:
             "no kube-controller-manager renews its lease on KUBE_API_KUBECONFIG's server: "
             "the resize path needs its StatefulSet, PV and GC controllers"
         )
-
-
-def _wait(what: str, read: Callable[[], Any], ok: Callable[[Any], bool]) -> Any:
-    """read() until ok(value), for up to 60 s (the controllers act within a second or two)."""
-    deadline = time.monotonic() + 60
-    while not ok(value := read()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within 60 s; last: {value}")
-        time.sleep(0.5)
-    return value
 
 
 def _deploy(kubeconfig: Path, namespace: str, size: str, check: bool = True) -> str:
@@ -108,8 +97,8 @@ def test_the_redis_volume_grows_and_a_new_statefulset_adopts_the_same_pod(
         assert _get(api, sts_path)["spec"]["volumeClaimTemplates"][0]["spec"]["resources"] == {
             "requests": {"storage": "1Gi"}
         }
-        _wait("the StatefulSet controller to make pod 0's claim",
-              lambda: _get(api, claim_path), bool)  # fmt: skip
+        eventually("the StatefulSet controller to make pod 0's claim",
+                   lambda: _get(api, claim_path))  # fmt: skip
         unbound = _grow_claim(api, claim_path, "2Gi")
         assert unbound.status_code == 422, unbound.text  # only a bound claim grows
         assert "spec is immutable after creation" in unbound.json()["message"]
@@ -121,9 +110,9 @@ def test_the_redis_volume_grows_and_a_new_statefulset_adopts_the_same_pod(
                            "storageClassName": STORAGE_CLASS, "csi": disk,
                            "claimRef": reserved}}  # fmt: skip
         assert api.post("/api/v1/persistentvolumes", json=volume).status_code == 201
-        _wait("the PV controller to bind the claim",
-              lambda: _get(api, claim_path)["status"].get("phase"),
-              lambda phase: phase == "Bound")  # fmt: skip
+        eventually("the PV controller to bind the claim",
+                   lambda: _get(api, claim_path)["status"].get("phase"),
+                   lambda phase: phase == "Bound")  # fmt: skip
 
         grown = _grow_claim(api, claim_path, "2Gi")  # step 1
         assert grown.status_code == 200, grown.text
@@ -131,14 +120,14 @@ def test_the_redis_volume_grows_and_a_new_statefulset_adopts_the_same_pod(
         assert shrunk.status_code == 422, shrunk.text  # volumes cannot shrink
         assert "can not be less than status.capacity" in shrunk.json()["message"]
 
-        pod = _wait("pod 0", lambda: _get(api, pod_path), bool)
+        pod = eventually("pod 0", lambda: _get(api, pod_path))
         old_owner = _get(api, sts_path)["metadata"]["uid"]
         assert _owners(pod) == [old_owner]
         orphan = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Orphan"}
         deleted = api.request("DELETE", sts_path, json=orphan)  # step 2
         assert deleted.status_code == 200, deleted.text
-        _wait("the garbage collector to remove the StatefulSet",
-              lambda: _get(api, sts_path), lambda sts: not sts)  # fmt: skip
+        eventually("the garbage collector to remove the StatefulSet",
+                   lambda: _get(api, sts_path), lambda sts: not sts)  # fmt: skip
         assert _owners(_get(api, pod_path)) == []  # the pod is left, released
 
     _deploy(kubeconfig, namespace, "2Gi")  # step 3
@@ -147,8 +136,8 @@ def test_the_redis_volume_grows_and_a_new_statefulset_adopts_the_same_pod(
         assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"] == {
             "requests": {"storage": "2Gi"}
         }
-        adopted = _wait("the new StatefulSet to adopt pod 0", lambda: _get(api, pod_path),
-                        lambda p: _owners(p) == [sts["metadata"]["uid"]])  # fmt: skip
+        adopted = eventually("the new StatefulSet to adopt pod 0", lambda: _get(api, pod_path),
+                             lambda p: _owners(p) == [sts["metadata"]["uid"]])  # fmt: skip
         assert adopted["metadata"]["uid"] == pod["metadata"]["uid"]  # the same pod, not a new one
         claim = _get(api, claim_path)
     assert claim["status"]["phase"] == "Bound"

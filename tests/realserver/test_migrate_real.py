@@ -18,15 +18,14 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio
 import pytest
 
 from pipelines.migrate import postgres
 from pipelines.migrate.errors import MigrationError
-from pipelines.migrate.run import Stores, migrate
+from pipelines.migrate.run import Stores
 from tests.realserver.conftest import SKIP_REASON
 from tests.support import tts_api
-from tests.support.migrate_host import HostExecutor
+from tests.support.migrate_host import HostExecutor, run_migrate
 from tests.support.real_stack import admin_api_key, running_stack
 from tests.support.servers import Postgres, Redis, postgres_server, redis_server
 
@@ -90,17 +89,7 @@ def test_the_real_server_on_the_target_sees_the_same_gateways_devices_and_sessio
         executor = HostExecutor(tmp_path, ttn_lw_stack)
         lines: list[str] = []
         started = time.monotonic()
-        report = anyio.run(
-            lambda: migrate(
-                executor,
-                vm.stores,
-                Stores(db, redis.url),
-                scratch,
-                dry_run=False,
-                replace=False,
-                log=lines.append,
-            )
-        )
+        report = run_migrate(executor, vm.stores, Stores(db, redis.url), scratch, log=lines.append)
         took = time.monotonic() - started
         print("\n".join(lines), report, f"migration: {took:.1f} s", sep="\n")
         assert report.startswith("verified: ")
@@ -125,16 +114,13 @@ def test_dry_run_changes_nothing(vm: Vm, ttn_lw_stack: Path, tmp_path: Path) -> 
         db = postgres.parse_uri(pg.uri("ttn_lorawan", password=pg.password))
         scratch = postgres.parse_uri(pg.uri("scratch", password=pg.password))
         lines: list[str] = []
-        report = anyio.run(
-            lambda: migrate(
-                HostExecutor(tmp_path, ttn_lw_stack),
-                vm.stores,
-                Stores(db, redis.url),
-                scratch,
-                dry_run=True,
-                replace=False,
-                log=lines.append,
-            )
+        report = run_migrate(
+            HostExecutor(tmp_path, ttn_lw_stack),
+            vm.stores,
+            Stores(db, redis.url),
+            scratch,
+            dry_run=True,
+            log=lines.append,
         )
         print("\n".join(lines))
         assert report == "dry run: nothing was changed"
@@ -157,16 +143,8 @@ def test_a_source_written_by_a_newer_things_stack_is_refused(
             db = postgres.parse_uri(pg.uri("ttn_lorawan", password=pg.password))
             scratch = postgres.parse_uri(pg.uri("scratch", password=pg.password))
             with pytest.raises(MigrationError, match=rf"newer Things Stack .* \({future}\)"):
-                anyio.run(
-                    lambda: migrate(
-                        HostExecutor(tmp_path, ttn_lw_stack),
-                        vm.stores,
-                        Stores(db, redis.url),
-                        scratch,
-                        dry_run=False,
-                        replace=False,
-                        log=lambda _: None,
-                    )
+                run_migrate(
+                    HostExecutor(tmp_path, ttn_lw_stack), vm.stores, Stores(db, redis.url), scratch
                 )
             assert pg.psql("ttn_lorawan", postgres.TABLES_SQL).strip() == "0"  # nothing moved
     finally:

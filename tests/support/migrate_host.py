@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
 
+from pipelines.migrate import postgres
 from pipelines.migrate.errors import MigrationError
-from pipelines.migrate.run import Step
+from pipelines.migrate.run import Step, Stores, migrate
 from tests.support.paths import REPO_ROOT
 from tests.support.servers import binary
 
@@ -44,3 +46,21 @@ class HostExecutor:
                 f"{step.what} failed (exit {result.returncode}): {err.strip()[-600:]}"
             )
         return out.strip()
+
+
+def run_migrate(
+    executor: HostExecutor,
+    source: Stores,
+    target: Stores,
+    scratch: postgres.Database,
+    *,
+    dry_run: bool = False,
+    replace: bool = False,
+    log: Callable[[str], None] = lambda _: None,
+) -> str:
+    """pipelines.migrate's whole migration on this machine, from a test; its report."""
+    return anyio.run(
+        lambda: migrate(
+            executor, source, target, scratch, dry_run=dry_run, replace=replace, log=log
+        )
+    )

@@ -33,6 +33,7 @@ from tests.support.servers import (
     free_port,
     postgres_server,
     redis_server,
+    stop,
 )
 
 # Services of the release `tts` in namespace `tts` (pipelines.kube) that TTS connects to.
@@ -262,9 +263,4 @@ def running_stack(
             time.monotonic() - started, redis, pg,
         )  # fmt: skip
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

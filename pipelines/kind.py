@@ -12,6 +12,7 @@ v0.30.0 pkg/cluster/internal/create/actions/kubeadminit/init.go).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -37,6 +38,77 @@ DEFAULT_WAIT_SECONDS: Final = 180
 # kind's cluster name rule (pkg/internal/apis/config/validate.go).
 _KIND_NAME = re.compile(r"^[a-z0-9.-]+$")
 
+# Where containerd reads per-registry hosts.toml files. kind node images from v0.27 set it;
+# the config patch below sets it for older ones (kind site, examples/kind-with-registry.sh).
+CONTAINERD_HOSTS_DIR: Final = "/etc/containerd/certs.d"
+_HOSTS_DIR_PATCH: Final = (
+    f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CONTAINERD_HOSTS_DIR}"\n'
+)
+# The registry a mirror stands in for: the node image and the chart's Redis and PostgreSQL
+# are Docker Hub images (kind preloads the control plane's own images into the node).
+MIRRORED_REGISTRY: Final = "docker.io"
+_DOCKER_HUB: Final = "https://registry-1.docker.io"
+_MIRROR_URL = re.compile(r"(?P<scheme>https?)://(?P<host>[^/:?#@]+)(?::(?P<port>[0-9]{1,5}))?/?")
+
+
+@dataclass(frozen=True)
+class RegistryMirror:
+    """A Docker Hub mirror that the e2e's dockerd and kind's containerd pull through.
+
+    Any registry that serves Docker Hub's paths (`library/redis:…`, `kindest/node:…`): a
+    pull-through cache, or ACR with those images imported. It must allow anonymous pulls.
+    """
+
+    url: str  # scheme://host[:port], no path
+    host: str  # host[:port]
+
+    @property
+    def plain_http(self) -> bool:
+        return self.url.startswith("http://")
+
+
+def parse_registry_mirror(url: str) -> RegistryMirror:
+    """`https://host[:port]` (or `http://` for a plain-HTTP registry), else a one-line fix."""
+    match = _MIRROR_URL.fullmatch(url)
+    fix = (
+        "give scheme://host[:port] of a registry that mirrors Docker Hub, e.g. "
+        "https://myregistry.azurecr.io or http://192.168.1.10:5000"
+    )
+    if match is None:
+        raise ValueError(f"registry mirror {url!r} is not a registry URL: {fix}")
+    check_host(match["host"])
+    port = match["port"]
+    if port is not None and not 0 < int(port) <= MAX_PORT:
+        raise ValueError(f"registry mirror {url!r}: port {port} is out of range (1-{MAX_PORT})")
+    host = match["host"] + (f":{port}" if port else "")
+    return RegistryMirror(url=f"{match['scheme']}://{host}", host=host)
+
+
+def dockerd_argv(port: int, mirror: RegistryMirror | None = None) -> list[str]:
+    """dockerd of the e2e: plain TCP on `port` (a private service), Docker Hub via `mirror`."""
+    argv = ["dockerd", f"--host=tcp://0.0.0.0:{port}", "--tls=false"]
+    if mirror is not None:
+        argv.append(f"--registry-mirror={mirror.url}")
+        if mirror.plain_http:  # also lets a node image named by the mirror's host be pulled
+            argv.append(f"--insecure-registry={mirror.host}")
+    return argv
+
+
+def mirror_hosts_toml(mirror: RegistryMirror) -> str:
+    """containerd's hosts.toml for docker.io: pull and resolve through `mirror` first."""
+    return (
+        f'server = "{_DOCKER_HUB}"\n\n[host."{mirror.url}"]\n  capabilities = ["pull", "resolve"]\n'
+    )
+
+
+def node_mirror_argvs(hosts_toml: str | Path, node: str = E2E_NODE) -> list[list[str]]:
+    """Install a mirror_hosts_toml() file as the node's docker.io hosts (read at each pull)."""
+    directory = f"{CONTAINERD_HOSTS_DIR}/{MIRRORED_REGISTRY}"
+    return [
+        ["docker", "exec", node, "mkdir", "-p", directory],
+        ["docker", "cp", check_path(hosts_toml, "hosts_toml"), f"{node}:{directory}/hosts.toml"],
+    ]
+
 
 def _check_name(name: str) -> str:
     if not _KIND_NAME.match(name):
@@ -46,8 +118,10 @@ def _check_name(name: str) -> str:
     return name
 
 
-def kind_config(api_server_host: str = DIND_HOST) -> str:
+def kind_config(api_server_host: str = DIND_HOST, *, registry_hosts: bool = False) -> str:
     """kind v1alpha4 Cluster config: API server on 0.0.0.0:6443 of the dind host.
+
+    `registry_hosts`: containerd reads registry hosts from CONTAINERD_HOSTS_DIR (for a mirror).
 
     The API server certificate gets `api_server_host` as an extra SAN so that
     https://<host>:6443 verifies. kind's kubeadm template sets certSANs to
@@ -67,6 +141,8 @@ def kind_config(api_server_host: str = DIND_HOST) -> str:
         "nodes": [{"role": "control-plane"}],
         "kubeadmConfigPatches": [kubeconfig.dump(patch)],
     }
+    if registry_hosts:
+        config["containerdConfigPatches"] = [_HOSTS_DIR_PATCH]
     return kubeconfig.dump(config)
 
 

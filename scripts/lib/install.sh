@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# Install steps of scripts/test, as functions so tests can exercise their failure
-# messages. Every step is idempotent: it checks before it installs or builds.
+# The steps of scripts/test (its installs, and its pytest runs), as functions so tests can
+# exercise their failure messages. Every install is idempotent: it checks before it acts.
 # Sourced with ROOT set to the repository root.
 
 # The uv that installs the locked Python environments (pipelines/versions.py, read as
@@ -139,4 +139,13 @@ ensure_node_tools() {
                "check that npm can reach its registry (npm config get registry)"
     printf '%s' "$stamp" >"$dir/.stamp"
     note "readme-generator: installed"
+}
+
+# pytest over one folder of tests/ (its kind). Exit 5, "no tests collected", is a failure:
+# a folder always has tests, and a peer suite without its peer reports skips, not nothing.
+run_pytest() {
+    local rc=0
+    pytest "$@" || rc=$?
+    [ "$rc" -ne 5 ] || die "pytest $* collected no tests" "a path or marker selects nothing: fix it"
+    return "$rc"
 }

@@ -1,34 +1,33 @@
-"""The engine suite drives the real Dagger CLI against a running engine, or skips with one line.
+"""The engine suite drives the real Dagger CLI against its engine, or skips with one line.
 
-- _EXPERIMENTAL_DAGGER_RUNNER_HOST: the engine (the CLI's own variable); the `dagger` CLI of
-  dagger.json's engineVersion on PATH (or DAGGER_CLI).
+- DAGGER_CLI (tests/support/peers.py: also `dagger` on PATH, or the default place): the CLI
+  of dagger.json's engineVersion. It reaches the engine named by
+  _EXPERIMENTAL_DAGGER_RUNNER_HOST, or starts its own through Docker, as on a laptop.
 - TTS_CI_ENGINE_BASE_IMAGE (offline engines only): an image reference to run the module
   runtime on instead of ci/pyproject.toml's digest-pinned python image, which an engine
   without Docker Hub cannot pull. The suite then runs on a copy of the repository whose
   `base-image` line names it; that line is the only difference, and the suite prints it.
 """
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from pipelines.versions import DAGGER_VERSION
-from tests.support import module_copy
+from tests.support import module_copy, peers
 
-RUNNER_HOST = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
-SKIP_REASON = f"{RUNNER_HOST} is not set: it names the Dagger engine this suite drives"
+
+def require_dagger_cli() -> None:
+    """Skip (or fail) the calling module with one line when there is no dagger CLI."""
+    peers.require("DAGGER_CLI", f"the dagger CLI v{DAGGER_VERSION} this suite drives")
 
 
 @pytest.fixture(scope="session")
 def dagger_cli() -> Path:
-    """The `dagger` CLI of dagger.json's engineVersion, talking to the engine at RUNNER_HOST."""
-    found = os.environ.get("DAGGER_CLI") or shutil.which("dagger")
-    if not found:
-        pytest.fail(f"{RUNNER_HOST} is set but no dagger CLI: put v{DAGGER_VERSION} on PATH")
+    """The `dagger` CLI of dagger.json's engineVersion (DAGGER_CLI)."""
+    found = peers.require("DAGGER_CLI", f"the dagger CLI v{DAGGER_VERSION} this suite drives")
     version = subprocess.run(
         [found, "version"], capture_output=True, text=True, timeout=60, check=False
     ).stdout

@@ -19,14 +19,12 @@ import pytest
 from pipelines import chart, versions
 from pipelines.scan import TRIVY_IMAGE
 from tests.dagger_module import TtsCi, functions
-from tests.engine.conftest import RUNNER_HOST, SKIP_REASON
+from tests.engine.conftest import require_dagger_cli
+from tests.support.oci_tarball import OciTarball
 from tests.support.paths import CHART, REPO_ROOT
 from tests.support.render import run
 
-pytestmark = pytest.mark.engine
-
-if not os.environ.get(RUNNER_HOST):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_dagger_cli()  # one skip line without the CLI
 
 CALL_TIMEOUT = 1800  # a cold engine loads the module in minutes
 LONG_WORK_IMAGES = (
@@ -234,33 +232,115 @@ def has_interpreter(binary: Path) -> bool:
     )
 
 
-def test_build_stamps_a_checkout_into_static_binaries(
-    dagger_cli: Path, module_dir: Path, tmp_path: Path
-) -> None:
-    """Dockerfile.tts's go stage under the engine's BuildKit, from a local checkout.
-
-    (The full image needs the console's `yarn install`, which fetches a dependency from
-    github.com: an offline engine stops there; `binaries` stops before it.)
-    """
+@pytest.fixture(scope="module")
+def source_tree() -> tuple[str, str]:
+    """TTS_SOURCE_TREE (a lorawan-stack checkout the engine can build) and its HEAD commit."""
     tree = os.environ.get("TTS_SOURCE_TREE")
     if not tree:
         pytest.skip("TTS_SOURCE_TREE is not set: it names a lorawan-stack git checkout to build")
     head = subprocess.run(
         ["git", "log", "-1", "--format=%H"], cwd=tree, capture_output=True, text=True, check=True
     ).stdout.strip()
+    return tree, head
+
+
+def check_version(binary: Path, head: str) -> str:
+    version = subprocess.run(
+        [str(binary), "version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(rf"Version:\s+{re.escape(versions.TTS_VERSION)}", version), version
+    assert re.search(rf"Git commit:\s+{head[:7]}\b", version), version
+    return version
+
+
+def test_build_stamps_a_checkout_into_static_binaries(
+    dagger_cli: Path, module_dir: Path, source_tree: tuple[str, str], tmp_path: Path
+) -> None:
+    """Dockerfile.tts's go stage under the engine's BuildKit, from a local checkout."""
+    tree, head = source_tree
     out = tmp_path / "bin"
     built, took = dagger(
         dagger_cli, module_dir, "call", "binaries", "--tts-source", tree,
         "export", "--path", str(out),
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-5000:]
-    version = subprocess.run(
-        [str(out / "ttn-lw-stack"), "version"], capture_output=True, text=True, check=True
-    ).stdout
-    print(version, f"go stage in {took:.0f} s")
-    assert re.search(r"Version:\s+3\.32\.0", version)
-    assert re.search(rf"Git commit:\s+{head[:7]}\b", version)
+    print(check_version(out / "ttn-lw-stack", head), f"go stage in {took:.0f} s")
     assert not has_interpreter(out / "ttn-lw-cli")  # static: runs on the busybox runtime
+
+
+def test_build_makes_the_whole_image(
+    dagger_cli: Path, module_dir: Path, source_tree: tuple[str, str], tmp_path: Path
+) -> None:
+    """Every stage of Dockerfile.tts (go, web, runtime): binaries, console, plans, labels."""
+    tree, head = source_tree
+    tarball = tmp_path / "tts.tar"
+    built, took = dagger(
+        dagger_cli, module_dir, "call", "build", "--tts-source", tree,
+        "tarball", "export", "--path", str(tarball),
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr[-5000:]
+    image = OciTarball(tarball)
+    config = image.config["config"]
+    assert config["User"] == "886:886"
+    assert config["Entrypoint"] == ["/bin/ttn-lw-stack"]
+    assert config["Labels"]["org.opencontainers.image.version"] == versions.TTS_VERSION
+    assert config["Labels"]["org.opencontainers.image.revision"] == head
+    files = image.files()
+    public = "srv/ttn-lorawan/public"
+    assert files.get(f"{public}/manifest.yaml"), "the console's asset manifest is missing"
+    scripts = [p for p in files if p.startswith(f"{public}/") and p.endswith(".js")]
+    assert any("console" in p for p in scripts), sorted(files)[:50]
+    assert "srv/ttn-lorawan/lorawan-frequency-plans/frequency-plans.yml" in files
+    binary = tmp_path / "ttn-lw-stack"
+    binary.write_bytes(files["bin/ttn-lw-stack"] or b"")
+    binary.chmod(0o755)
+    check_version(binary, head)
+    print(
+        f"whole image in {took:.0f} s: {len(image.layers)} layers, "
+        f"{image.size() / 2**20:.1f} MiB compressed, {len(scripts)} JS assets"
+    )
+
+
+E2E_VARIABLES = {
+    "TTS_CI_KIND_NODE_IMAGE": "a kind node image the engine's Docker can pull",
+    "TTS_CI_REGISTRY_MIRROR": "a Docker Hub mirror that serves it and the chart's images",
+}
+
+
+def test_e2e_reaches_a_passing_helm_test(
+    dagger_cli: Path, module_dir: Path, source_tree: tuple[str, str]
+) -> None:
+    """`dagger call test-e-2-e` itself, on the checkout: kind, the chart, `helm test`."""
+    missing = [name for name in E2E_VARIABLES if not os.environ.get(name)]
+    if missing:
+        pytest.skip("; ".join(f"{name} is not set: {E2E_VARIABLES[name]}" for name in missing))
+    tree, _ = source_tree
+    result, took = dagger(
+        dagger_cli, module_dir, "call", "test-e-2-e", "--tts-source", tree,
+        "--node-image", os.environ["TTS_CI_KIND_NODE_IMAGE"],
+        "--registry-mirror", os.environ["TTS_CI_REGISTRY_MIRROR"],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    print("\n".join(result.stdout.splitlines()[-30:]), f"\n[{took:.0f} s]")
+    # helm test: the healthz pod and the smoke pod, both Succeeded.
+    assert len(re.findall(r"^Phase:\s+Succeeded$", result.stdout, flags=re.M)) == 2
+    summary = result.stdout.strip().splitlines()[-1]
+    for phase in ("images built", "daemon up", "cluster created", "images loaded",
+                  "install ready", "helm test"):  # fmt: skip
+        assert phase in summary, summary
+
+
+def test_a_failed_e2e_names_its_phase(dagger_cli: Path, module_dir: Path) -> None:
+    """A node image that does not exist: the e2e fails in 'cluster created', in one line."""
+    result, _ = dagger(
+        dagger_cli, module_dir, "call", "from-image", "--container", SMALL_IMAGE,
+        "test-kind", "--node-image", "kindest/node:v0.0.0-tts-ci-no-such-tag",
+    )  # fmt: skip
+    assert result.returncode != 0
+    line = error_line(result)
+    assert "kind e2e failed in phase 'cluster created'" in line, line
+    assert "passed before it: images built" in line
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_docker_in_dagger_starts_and_runs_a_nested_container(

@@ -15,7 +15,7 @@ from pipelines import acr, azure_auth
 from tests.azure_models import Acr, Arm, Entra, GitHubOidc, serve
 from tests.support.tls import self_signed_tls
 
-pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+pytestmark = pytest.mark.anyio
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "66666666-7777-8888-9999-000000000000"

@@ -9,11 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from tests.support.paths import REPO_ROOT, tool_path
-
-pytestmark = pytest.mark.integration
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 

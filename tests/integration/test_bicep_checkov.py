@@ -19,8 +19,6 @@ import pytest
 from pipelines import bicep
 from tests.support.paths import REPO_ROOT
 
-pytestmark = pytest.mark.integration
-
 CHECKOV = REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov"
 SKIP = re.compile(r"//checkov:skip=(CKV2?_AZURE_\d+):")
 

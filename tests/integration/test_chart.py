@@ -13,8 +13,6 @@ from pipelines import chart, policy
 from tests.support.paths import CHART
 from tests.support.render import find, profile_objects, run
 
-pytestmark = pytest.mark.integration
-
 
 def render(profile: str, *extra: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return run([*chart.template_command(CHART, profile), *extra], check=check)

@@ -9,12 +9,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-
 from tests.support.paths import CHART
 from tests.support.render import run
-
-pytestmark = pytest.mark.integration
 
 
 def _generate(tmp_path: Path, values_text: str) -> str:

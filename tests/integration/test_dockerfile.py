@@ -15,8 +15,6 @@ from pipelines import image, versions
 from tests.support import dockerfile
 from tests.support.paths import tool_path
 
-pytestmark = pytest.mark.integration
-
 
 def hadolint(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

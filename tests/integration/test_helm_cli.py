@@ -34,8 +34,6 @@ from tests.support.render import (
 )
 from tests.support.standin import LOOPBACK, STANDIN_API_KEY, standin
 
-pytestmark = pytest.mark.integration
-
 DIGEST = "sha256:" + "ab" * 32
 
 

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
-
 MISSING = "tts-ci-no-such-package"
 
 
@@ -64,3 +62,17 @@ def test_missing_go_toolchain_is_named(repo_root: Path) -> None:
     assert result.returncode == 1
     assert "the Go toolchain is not installed" in result.stderr
     assert "fix: install Go >= 1.24" in result.stderr
+
+
+def test_a_run_that_collects_nothing_fails(repo_root: Path) -> None:
+    """A selection that matches no test (pytest's exit 5) must not pass as green."""
+    pytest_bin = Path(shutil.which("pytest") or "pytest")
+    env = {**os.environ, "PATH": f"{pytest_bin.parent}:{os.environ['PATH']}"}
+    nothing = run_lib(repo_root, "run_pytest -q -m engine tests/unit/test_phases.py", env=env)
+    assert nothing.returncode == 1, nothing.stdout + nothing.stderr
+    assert "collected no tests" in nothing.stderr
+    assert "fix: a path or marker selects nothing: fix it" in nothing.stderr
+    typo = run_lib(repo_root, "run_pytest -q -m integratoin tests/unit/test_phases.py", env=env)
+    assert typo.returncode == 4, typo.stdout
+    passing = run_lib(repo_root, "run_pytest -q tests/unit/test_phases.py", env=env)
+    assert passing.returncode == 0, passing.stdout + passing.stderr

@@ -10,8 +10,6 @@ from pipelines import kind
 from pipelines.versions import KIND_VERSION
 from tests.support.render import run
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.mark.parametrize(
     "argv",

@@ -35,8 +35,6 @@ from tests.support.servers import (
 )
 from tests.support.tts_fixtures import populate, populate_redis
 
-pytestmark = pytest.mark.integration
-
 DEVICES, GATEWAYS = 50, 7
 # The VM's docker-compose credentials (upstream docker-compose.yml) and an Azure-style admin.
 SOURCE_USER, SOURCE_DB = "root", "ttn_lorawan_dev"

@@ -18,8 +18,6 @@ from tests.support.polling import eventually
 from tests.support.render import find, profile_objects
 from tests.support.servers import LOOPBACK, binary, free_port
 
-pytestmark = pytest.mark.integration
-
 
 def _redis_conf(data: Path) -> str:
     rendered = profile_objects("kind")

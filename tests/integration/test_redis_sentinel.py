@@ -25,8 +25,6 @@ from tests.support.polling import eventually
 from tests.support.render import find, profile_objects
 from tests.support.servers import binary
 
-pytestmark = pytest.mark.integration
-
 PASSWORD = "sentinel-test-password"  # noqa: S105 - a throw-away test server
 ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 CONFIG_MAP = "tts-thethingsstack-redis"

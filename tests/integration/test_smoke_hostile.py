@@ -11,7 +11,7 @@ from pipelines.smoke import Target, run_checks
 from tests.support.fake_tts import ENDLESS, Answer, fake_tts
 from tests.support.paths import REPO_ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.anyio]
+pytestmark = pytest.mark.anyio
 
 HEALTH_OK = Answer(200, json.dumps({"status": "OK", "system": {}}).encode(), "application/json")
 SERIES = 'ttn_lw_gs_connected_gateways{protocol="udp"}'

@@ -19,8 +19,6 @@ from pipelines.smoke.registry import API_KEY_ENV
 from tests.support.standin import LOOPBACK, STANDIN_API_KEY, Standin, standin
 from tests.support.standin import smoke_cli as _smoke_cli
 
-pytestmark = pytest.mark.integration
-
 PLAN = "EU_863_870_TTN"
 REGISTERED_EUI = "0011223344556677"
 

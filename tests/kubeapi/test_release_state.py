@@ -7,7 +7,6 @@ cancelled CI job or a lost runner) while Helm waits for a hook, which leaves the
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -18,15 +17,12 @@ import yaml
 
 from pipelines import release_state
 from pipelines.chart import RELEASE_NAME
-from tests.kubeapi.conftest import SKIP_REASON
+from tests.kubeapi.conftest import require_api_server
 from tests.kubeapi.support import helm, run, write_chart
 from tests.support.paths import tool_path
 from tests.support.polling import eventually
 
-pytestmark = pytest.mark.kubeapi
-
-if not os.environ.get("KUBE_API_KUBECONFIG"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_api_server()  # one skip line per module without a server
 
 
 def _upgrade(chart: Path, kubeconfig: Path, namespace: str, *values: str) -> list[str]:

@@ -9,19 +9,13 @@ without waiting for pods (the API server has no nodes).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import pytest
-
 from pipelines.chart import RELEASE_NAME
-from tests.kubeapi.conftest import SKIP_REASON
+from tests.kubeapi.conftest import require_api_server
 from tests.kubeapi.support import deploy_kind, helm
 
-pytestmark = pytest.mark.kubeapi
-
-if not os.environ.get("KUBE_API_KUBECONFIG"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_api_server()  # one skip line per module without a server
 
 
 def _deploy(kubeconfig: Path, namespace: str, tag: str, *values: str, check: bool = True) -> str:

@@ -13,22 +13,18 @@ StatefulSet adopts it. There are no nodes, so the pod stays Pending, unscheduled
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.kubeapi.conftest import SKIP_REASON
+from tests.kubeapi.conftest import require_api_server
 from tests.kubeapi.support import api_client, deploy_kind
+from tests.support import peers
 from tests.support.polling import eventually
 
-pytestmark = pytest.mark.kubeapi
-
-if not os.environ.get("KUBE_API_KUBECONFIG"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_api_server()  # one skip line per module without a server
 
 STATEFULSET = "tts-thethingsstack-redis"
 CLAIM = f"data-{STATEFULSET}-0"
@@ -43,8 +39,8 @@ def _require_controllers(api: httpx.Client) -> None:
                     "kube-controller-manager")  # fmt: skip
     renewed = lease.json().get("spec", {}).get("renewTime") if lease.is_success else None
     if not renewed or (datetime.now(UTC) - datetime.fromisoformat(renewed)).total_seconds() > 60:
-        pytest.skip(
-            "no kube-controller-manager renews its lease on KUBE_API_KUBECONFIG's server: "
+        peers.absent(
+            "no kube-controller-manager renews its lease on the suite's API server: "
             "the resize path needs its StatefulSet, PV and GC controllers"
         )
 

@@ -1,11 +1,16 @@
-"""The real-server suite finds ttn-lw-stack through TTN_LW_STACK, or skips with one line."""
+"""The real-server suite runs the real ttn-lw-stack: TTN_LW_STACK (tests/support/peers.py)."""
 
 import os
 from pathlib import Path
 
 import pytest
 
-SKIP_REASON = "TTN_LW_STACK is not set: it names the ttn-lw-stack binary this suite runs"
+from tests.support import peers
+
+
+def require_ttn_lw_stack() -> None:
+    """Skip (or fail) the calling module with one line when there is no ttn-lw-stack."""
+    peers.require("TTN_LW_STACK", "the ttn-lw-stack binary this suite runs")
 
 
 @pytest.fixture(scope="session")

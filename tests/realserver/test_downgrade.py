@@ -13,27 +13,19 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from pipelines.migrate import postgres
-from tests.realserver.conftest import SKIP_REASON
-from tests.support import tts_api
+from tests.realserver.conftest import require_ttn_lw_stack
+from tests.support import peers, tts_api
 from tests.support.real_stack import (
     admin_api_key,
     chart_stores,
     running_stack,
 )
 
-pytestmark = pytest.mark.realserver
-
-if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
-if not os.environ.get("TTN_LW_STACK_PREVIOUS"):
-    pytest.skip(
-        "TTN_LW_STACK_PREVIOUS is not set: it names a ttn-lw-stack one schema migration older "
-        "(v3.31.1)",
-        allow_module_level=True,
-    )
+require_ttn_lw_stack()  # one skip line per module without the binary
+PREVIOUS = peers.require(
+    "TTN_LW_STACK_PREVIOUS", "a ttn-lw-stack one schema migration older (v3.31.1)"
+)
 
 SESSION = tts_api.AbpSession("26011CAF", "22" * 16, last_f_cnt_up=4711)
 
@@ -46,7 +38,7 @@ def _version(binary: Path) -> str:
 def test_the_previous_release_runs_on_a_schema_the_newer_one_migrated(
     tmp_path: Path, ttn_lw_stack: Path
 ) -> None:
-    previous = Path(os.environ["TTN_LW_STACK_PREVIOUS"])
+    previous = Path(PREVIOUS)
     newer, older = _version(ttn_lw_stack), _version(previous)
     print(f"deploy {newer}, then roll back to {older}")
     with chart_stores(tmp_path) as stores:

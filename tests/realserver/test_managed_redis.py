@@ -9,15 +9,13 @@ profile's own `redis` values are applied to the kind profile, only the address i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
-import pytest
 import redis
 import yaml
 
-from tests.realserver.conftest import SKIP_REASON
+from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support.paths import CHART
 from tests.support.real_stack import (
     chart_stores,
@@ -25,10 +23,7 @@ from tests.support.real_stack import (
 )
 from tests.support.servers import LOOPBACK
 
-pytestmark = pytest.mark.realserver
-
-if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_ttn_lw_stack()  # one skip line per module without the binary
 
 
 def _aks_redis_values(address: str) -> tuple[str, ...]:

@@ -11,7 +11,6 @@ and the real binary for `is-db migrate`; then the real server starts on the targ
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -23,16 +22,13 @@ import pytest
 from pipelines.migrate import postgres
 from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.run import Stores
-from tests.realserver.conftest import SKIP_REASON
+from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support import tts_api
 from tests.support.migrate_host import HostExecutor, run_migrate
 from tests.support.real_stack import admin_api_key, running_stack
 from tests.support.servers import Postgres, Redis, postgres_server, redis_server
 
-pytestmark = pytest.mark.realserver
-
-if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_ttn_lw_stack()  # one skip line per module without the binary
 
 GATEWAYS = [f"eui-00800000a00000{n:02x}" for n in range(1, 4)]
 DEVICES = ["dev-otaa", "dev-abp"]

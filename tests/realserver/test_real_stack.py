@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.realserver.conftest import SKIP_REASON
+from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support import kubelet
 from tests.support.real_stack import (
     Stack,
@@ -42,10 +42,7 @@ from tests.support.real_stack import (
 from tests.support.render import smoke_pod
 from tests.support.servers import LOOPBACK
 
-pytestmark = pytest.mark.realserver
-
-if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_ttn_lw_stack()  # one skip line per module without the binary
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from pipelines.smoke import semtech
-from tests.realserver.conftest import SKIP_REASON
+from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support import lorawan, tts_api
 from tests.support.real_stack import (
     Stack,
@@ -37,10 +37,7 @@ from tests.support.real_stack import (
 )
 from tests.support.servers import LOOPBACK, Postgres, Redis
 
-pytestmark = pytest.mark.realserver
-
-if not os.environ.get("TTN_LW_STACK"):  # one skip line for the whole suite
-    pytest.skip(SKIP_REASON, allow_module_level=True)
+require_ttn_lw_stack()  # one skip line per module without the binary
 
 DEV_ADDR = "26011BDA"
 NWK_S_KEY = bytes.fromhex("2B7E151628AED2A6ABF7158809CF4F3C")

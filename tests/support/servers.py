@@ -25,8 +25,8 @@ import pytest
 from tests.support.tls import LOOPBACK, self_signed_tls
 
 __all__ = [
-    "LOOPBACK", "Postgres", "Redis", "Sshd", "binary", "free_port", "postgres_server",
-    "redis_server", "sshd_server",
+    "LOOPBACK", "Postgres", "Redis", "Sshd", "binary", "free_port", "listening",
+    "postgres_server", "redis_server", "sshd_server", "started",
 ]  # fmt: skip
 
 
@@ -68,15 +68,22 @@ def _wait_for_port(
 
 
 @contextmanager
-def _listening(argv: list[str], log: Path, port: int, what: str) -> Iterator[None]:
-    """`argv` running (output to `log`) once it listens on `port`; stopped on the way out
-    (SIGTERM, then SIGKILL after 30 s), also when the block fails."""
+def started(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`argv` running (output to `log`); stopped on the way out (SIGTERM, then SIGKILL
+    after 30 s), also when the block fails."""
     proc = subprocess.Popen(argv, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     try:
-        _wait_for_port(port, what, proc)
-        yield
+        yield proc
     finally:
         stop(proc)
+
+
+@contextmanager
+def listening(argv: list[str], log: Path, port: int, what: str) -> Iterator[None]:
+    """`argv` running (output to `log`) once it listens on `port`; stopped on the way out."""
+    with started(argv, log) as proc:
+        _wait_for_port(port, what, proc)
+        yield
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -133,7 +140,7 @@ def redis_server(
                   "--tls-key-file", str(key), "--tls-auth-clients", "no"]  # fmt: skip
     argv = [binary("redis-server"), "--bind", LOOPBACK, *listen, "--dir", str(directory),
             "--save", "", "--appendonly", "no", *auth, *config]  # fmt: skip
-    with _listening(argv, directory / "redis.log", port, "redis-server"):
+    with listening(argv, directory / "redis.log", port, "redis-server"):
         yield Redis(port, directory, password, ca)
 
 
@@ -211,7 +218,7 @@ def _postgres_in(
             "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={directory}",
             "-c", "fsync=off"]  # fmt: skip
     # SIGTERM on the way out is postgres's smart shutdown.
-    with _listening(argv, directory / "postgres.log", port, "postgres"):
+    with listening(argv, directory / "postgres.log", port, "postgres"):
         server = Postgres(port, user, password)
         _wait_until_accepting(server)
         for database in databases:
@@ -258,5 +265,5 @@ def sshd_server(directory: Path) -> Iterator[Sshd]:
     known_hosts.write_text(f"[{LOOPBACK}]:{port} {Path(f'{host_key}.pub').read_text()}")
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
     argv = [binary("sshd"), "-D", "-e", "-f", str(config)]
-    with _listening(argv, directory / "sshd.log", port, "sshd"):
+    with listening(argv, directory / "sshd.log", port, "sshd"):
         yield Sshd(port, user, client_key, known_hosts)

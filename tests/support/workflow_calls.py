@@ -23,6 +23,7 @@ from typing import Any
 import dagger
 import yaml
 
+from pipelines import bicep
 from tests.dagger_module import OBJECTS, TtsCi, functions
 from tests.support.dagger_names import cli_name
 from tests.support.paths import REPO_ROOT
@@ -243,3 +244,27 @@ def module_path(call: DaggerCall) -> str:
         path.append(step.name)
         owner = typing.get_type_hints(by_cli[step.name]).get("return")
     return " ".join(path)
+
+
+# GitHub Actions variable -> Bicep output: the one table in pipelines/bicep.py (whose
+# contents tests/unit/test_bicep.py pins), which scripts/require-env must agree with.
+AZURE_VARIABLES = {variable: output for output, variable in bicep.GITHUB_VARIABLES.items()}
+
+
+def azure_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    """The jobs that call Azure-facing functions (they check their variables first)."""
+    return [(w, j, job) for w, j, job in jobs() if is_azure_facing(calls_in(w, j, job))]
+
+
+# Variables a job may leave unset: the deploy values file has a default path, and the
+# public UDP address only adds a probe. Every other `vars.X` must be checked first.
+OPTIONAL_VARIABLES = {"TTS_VALUES_FILE", "TTS_UDP_HOST"}
+
+
+def required_variables(job: dict[str, Any]) -> set[str]:
+    """The `vars.X` a job's first step must check."""
+    return {
+        k
+        for k, v in job["env"].items()
+        if str(v).startswith("${{ vars.") and k not in OPTIONAL_VARIABLES
+    }

@@ -4,6 +4,7 @@ The kind argv lists themselves are run through the pinned kind binary in
 tests/integration/test_kind_cli.py; here: what they are built from and what they refuse.
 """
 
+import tomllib
 from typing import Any
 
 import pytest
@@ -167,3 +168,68 @@ def test_reachable_kubeconfig_rejects_bad_input() -> None:
             kind.reachable_kubeconfig(KIND_KUBECONFIG, port=port)
     with pytest.raises(ValueError, match="is not a DNS name"):
         kind.reachable_kubeconfig(KIND_KUBECONFIG, host="docker:6443")
+
+
+# --- the registry mirror ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "plain_http"),
+    [
+        ("https://tts.azurecr.io", "tts.azurecr.io", False),
+        ("https://tts.azurecr.io/", "tts.azurecr.io", False),
+        ("http://192.168.1.10:5000", "192.168.1.10:5000", True),
+    ],
+)
+def test_a_mirror_is_a_registry_url(url: str, host: str, plain_http: bool) -> None:
+    mirror = kind.parse_registry_mirror(url)
+    assert (mirror.host, mirror.plain_http) == (host, plain_http)
+    assert mirror.url == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["tts.azurecr.io", "ftp://tts.azurecr.io", "https://tts.azurecr.io/library",
+     "https://user:pw@tts.azurecr.io", "https://", "https://tts.azurecr.io:99999",
+     "https://tts azurecr.io"],
+)  # fmt: skip
+def test_a_mirror_that_is_not_a_registry_url_is_refused_with_the_fix(url: str) -> None:
+    with pytest.raises(ValueError, match=r"registry mirror|host") as refused:
+        kind.parse_registry_mirror(url)
+    assert "e.g." in str(refused.value) or "out of range" in str(refused.value)
+
+
+def test_dockerd_pulls_docker_hub_through_the_mirror() -> None:
+    assert kind.dockerd_argv(2375) == ["dockerd", "--host=tcp://0.0.0.0:2375", "--tls=false"]
+    secure = kind.parse_registry_mirror("https://tts.azurecr.io")
+    assert kind.dockerd_argv(2375, secure)[3:] == ["--registry-mirror=https://tts.azurecr.io"]
+    plain = kind.parse_registry_mirror("http://10.0.0.5:5000")
+    assert kind.dockerd_argv(2375, plain)[3:] == [
+        "--registry-mirror=http://10.0.0.5:5000",
+        "--insecure-registry=10.0.0.5:5000",
+    ]
+
+
+def test_kind_containerd_gets_the_mirror_as_docker_io_hosts() -> None:
+    mirror = kind.parse_registry_mirror("http://10.0.0.5:5000")
+    hosts = tomllib.loads(kind.mirror_hosts_toml(mirror))
+    # containerd docs/hosts.md: `server` is the upstream, each [host] is tried first, in order.
+    assert hosts == {
+        "server": "https://registry-1.docker.io",
+        "host": {"http://10.0.0.5:5000": {"capabilities": ["pull", "resolve"]}},
+    }
+    assert kind.node_mirror_argvs("hosts.toml") == [
+        ["docker", "exec", kind.E2E_NODE, "mkdir", "-p", "/etc/containerd/certs.d/docker.io"],
+        ["docker", "cp", "hosts.toml",
+         f"{kind.E2E_NODE}:/etc/containerd/certs.d/docker.io/hosts.toml"],
+    ]  # fmt: skip
+
+
+def test_the_kind_config_points_containerd_at_the_hosts_dir_only_for_a_mirror() -> None:
+    assert "containerdConfigPatches" not in load(kind.kind_config())
+    [patch] = load(kind.kind_config(registry_hosts=True))["containerdConfigPatches"]
+    assert tomllib.loads(patch) == {
+        "plugins": {
+            "io.containerd.grpc.v1.cri": {"registry": {"config_path": "/etc/containerd/certs.d"}}
+        }
+    }

@@ -4,20 +4,19 @@ jobs have least privilege, pinned actions, OIDC-only Azure logins and their chec
 """
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipelines import bicep
-from tests.support.paths import REPO_ROOT, tool_path
+from tests.support.paths import REPO_ROOT
 from tests.support.workflow_calls import (
     ALL_WORKFLOWS,
+    OPTIONAL_VARIABLES,
     WORKFLOW_FILES,
     WORKFLOWS,
+    azure_jobs,
     calls_in,
     find_dagger_calls,
     is_azure_facing,
@@ -26,18 +25,13 @@ from tests.support.workflow_calls import (
     module_path,
     parse_call,
     problems,
+    required_variables,
     runs,
     triggers,
 )
 
 REQUIRE_ENV = REPO_ROOT / "scripts" / "require-env"
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
-# GitHub Actions variable -> Bicep output: the one table in pipelines/bicep.py (whose
-# contents tests/unit/test_bicep.py pins), which scripts/require-env must agree with.
-
-AZURE_VARIABLES = {variable: output for output, variable in bicep.GITHUB_VARIABLES.items()}
-
-
 # --- The checker itself catches what it must ------------------------------------
 
 
@@ -249,40 +243,11 @@ def test_summaries_report_image_size_scan_counts_and_e2e() -> None:
 # --- scripts/require-env: the first step of Azure-facing jobs ---------------------
 
 
-def run_step(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run a workflow step's script as the runner does (bash -e -o pipefail)."""
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-        cwd=REPO_ROOT,
-        env={"PATH": os.environ["PATH"], **env},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def azure_jobs() -> list[tuple[str, str, dict[str, Any]]]:
-    return [(w, j, job) for w, j, job in jobs() if is_azure_facing(calls_in(w, j, job))]
-
-
 def test_there_are_azure_jobs() -> None:
     assert {(w, j) for w, j, _ in azure_jobs()} == {
         ("deploy.yml", "publish"),
         ("deploy.yml", "deploy"),
         ("nightly.yml", "nightly"),
-    }
-
-
-# Variables a job may leave unset: the deploy values file has a default path, and the
-# public UDP address only adds a probe. Every other `vars.X` must be checked first.
-OPTIONAL_VARIABLES = {"TTS_VALUES_FILE", "TTS_UDP_HOST"}
-
-
-def required_variables(job: dict[str, Any]) -> set[str]:
-    return {
-        k
-        for k, v in job["env"].items()
-        if str(v).startswith("${{ vars.") and k not in OPTIONAL_VARIABLES
     }
 
 
@@ -300,92 +265,3 @@ def test_azure_jobs_check_their_variables_first() -> None:
             if value and value.startswith("$")
         }
         assert used <= checked | {"IMAGE"} | OPTIONAL_VARIABLES, (workflow, job_id, used - checked)
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(("workflow", "job_id", "job"), azure_jobs(), ids=lambda v: str(v)[:20])
-def test_first_step_fails_naming_each_unset_variable(
-    workflow: str, job_id: str, job: dict[str, Any]
-) -> None:
-    # GitHub passes an unset `${{ vars.X }}` as an empty string.
-    first = runs(job)[0]
-    names = [name for name in job["env"] if name in required_variables(job)]
-    result = run_step(first, dict.fromkeys(names, "") | {"GITHUB_REF": "refs/heads/main"})
-    assert result.returncode == 1
-    expected = [
-        f"missing GitHub Actions variable {name}: set it under Settings → Secrets and "
-        f"variables → Actions (Bicep output {AZURE_VARIABLES[name]})"
-        for name in names
-    ]
-    assert result.stderr.splitlines() == expected
-    configured = run_step(first, dict.fromkeys(names, "set") | {"GITHUB_REF": "refs/heads/main"})
-    assert configured.returncode == 0, configured.stderr
-    assert configured.stdout == configured.stderr == ""
-
-
-@pytest.mark.integration
-def test_require_env_names_only_the_missing_variables() -> None:
-    result = run_step(
-        "scripts/require-env AZURE_TENANT_ID ACR_NAME AKS_CLUSTER_NAME",
-        {"ACR_NAME": "ttsprodacr"},
-    )
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        "missing GitHub Actions variable AZURE_TENANT_ID: set it under Settings → Secrets and "
-        "variables → Actions (Bicep output tenantId)",
-        "missing GitHub Actions variable AKS_CLUSTER_NAME: set it under Settings → Secrets and "
-        "variables → Actions (Bicep output aksClusterName)",
-    ]
-
-
-@pytest.mark.integration
-def test_require_env_knows_every_shared_variable() -> None:
-    names = " ".join(AZURE_VARIABLES)
-    assert (
-        run_step(f"scripts/require-env {names}", dict.fromkeys(AZURE_VARIABLES, "x")).returncode
-        == 0
-    )
-    missing = run_step(f"scripts/require-env {names}", {})
-    assert missing.returncode == 1
-    for name, output in AZURE_VARIABLES.items():
-        assert f"variable {name}: " in missing.stderr
-        assert f"(Bicep output {output})" in missing.stderr
-
-
-@pytest.mark.integration
-def test_require_env_annotates_the_run_on_github() -> None:
-    result = run_step("scripts/require-env ACR_NAME", {"GITHUB_ACTIONS": "true"})
-    assert result.returncode == 1
-    assert result.stdout == (
-        "::error title=Missing variable ACR_NAME::missing GitHub Actions variable ACR_NAME: "
-        "set it under Settings → Secrets and variables → Actions (Bicep output acrName)\n"
-    )
-
-
-@pytest.mark.integration
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        ("", "usage: scripts/require-env VARIABLE..."),
-        (
-            "AZURE_TENANT",
-            "no Bicep output is known for AZURE_TENANT; add it to scripts/require-env",
-        ),
-    ],
-)
-def test_require_env_rejects_bad_usage(args: str, message: str) -> None:
-    result = run_step(f"scripts/require-env {args}", {"AZURE_TENANT": "x"})
-    assert result.returncode == 2
-    assert message in result.stderr
-
-
-@pytest.mark.integration
-def test_workflows_pass_yamllint_strict() -> None:
-    result = subprocess.run(
-        [str(tool_path("yamllint")), "--strict", *map(str, WORKFLOW_FILES)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr

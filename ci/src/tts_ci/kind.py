@@ -6,10 +6,15 @@ can register its own gateway, check the UDP acks, see exactly that gateway conne
 remove it (docs/smoke.md).
 """
 
+import sys
+from dataclasses import dataclass
+
 import dagger
 from dagger import ReturnType, dag
 
 from pipelines import helm, kind, versions
+from pipelines.oci import parse_image_ref
+from pipelines.phases import Phases
 
 from .containers import CHART_DIR, StepFailed, fresh, run_steps, smoke_image, toolbox
 
@@ -18,7 +23,24 @@ SMOKE_IMAGE = "tts-ci/smoke:local"
 DOCKER_PORT = 2375
 
 
-def docker_daemon() -> dagger.Service:
+@dataclass(frozen=True)
+class Cluster:
+    """What the e2e cluster is made of; checked before anything starts."""
+
+    deadline: int
+    node_image: str
+    mirror: kind.RegistryMirror | None
+
+    @classmethod
+    def checked(cls, deadline: int, node_image: str, registry_mirror: str) -> "Cluster":
+        if deadline < 60:  # noqa: PLR2004 - a kind cluster cannot come up faster
+            raise ValueError(f"--deadline {deadline} is too short: give at least 60 seconds")
+        parse_image_ref(node_image)
+        mirror = kind.parse_registry_mirror(registry_mirror) if registry_mirror else None
+        return cls(deadline, node_image, mirror)
+
+
+def docker_daemon(mirror: kind.RegistryMirror | None = None) -> dagger.Service:
     """A throw-away dockerd (DOCKER_DIND_IMAGE) for kind's node container."""
     return (
         dag.container()
@@ -38,15 +60,15 @@ def docker_daemon() -> dagger.Service:
         # Through the image's entrypoint: its dind wrapper moves processes out of the
         # root cgroup, so nested containers get cgroup v2 controllers (kind's kubelet).
         .as_service(
-            args=["dockerd", f"--host=tcp://0.0.0.0:{DOCKER_PORT}", "--tls=false"],
+            args=kind.dockerd_argv(DOCKER_PORT, mirror),
             use_entrypoint=True,
             insecure_root_capabilities=True,
         )
     )
 
 
-def runner(repo: dagger.Directory, daemon: dagger.Service) -> dagger.Container:
-    """helm, the chart, the docker CLI and kind, talking to `daemon` as host `docker`."""
+def tools(repo: dagger.Directory) -> dagger.Container:
+    """helm, the chart, the docker CLI and kind (the pinned versions)."""
     kind_bin = (
         dag.container()
         .from_(versions.GO_IMAGE)
@@ -59,8 +81,13 @@ def runner(repo: dagger.Directory, daemon: dagger.Service) -> dagger.Container:
         toolbox(repo)
         .with_file("/usr/local/bin/kind", kind_bin)
         .with_file("/usr/local/bin/docker", docker_cli)
-        .with_service_binding(kind.DIND_HOST, daemon)
-        .with_env_variable("DOCKER_HOST", f"tcp://{kind.DIND_HOST}:{DOCKER_PORT}")
+    )
+
+
+def runner(tooled: dagger.Container, daemon: dagger.Service) -> dagger.Container:
+    """`tooled` talking to `daemon` as host `docker`."""
+    return tooled.with_service_binding(kind.DIND_HOST, daemon).with_env_variable(
+        "DOCKER_HOST", f"tcp://{kind.DIND_HOST}:{DOCKER_PORT}"
     )
 
 
@@ -73,53 +100,77 @@ async def _load(ctr: dagger.Container, archive: str, ref: str) -> tuple[dagger.C
 
 
 async def end_to_end(
-    repo: dagger.Directory, image: dagger.Container, tag: str, deadline: int
+    repo: dagger.Directory, image: dagger.Container, tag: str, cluster: Cluster
 ) -> str:
-    """kind create, namespace, images, helm install --wait, helm test; diagnostics on failure."""
-    if deadline < 60:  # noqa: PLR2004 - a kind cluster cannot come up faster
-        raise ValueError(f"--deadline {deadline} is too short: give at least 60 seconds")
+    """Images, dockerd, kind create, helm install --wait, helm test; diagnostics on failure.
+
+    Progress goes to stderr phase by phase; the result ends with each phase's time, and a
+    failure names the phase that failed first.
+    """
     install = helm.install_kind_argv(
-        CHART_DIR, "kubeconfig", KIND_IMAGE_REPOSITORY, tag, SMOKE_IMAGE, deadline
-    )  # bad input fails here, before the daemon starts
-    daemon = await docker_daemon().start()
-    ctr = (
-        runner(repo, daemon)
-        .with_(fresh)
-        .with_new_file("kind.yaml", kind.kind_config())
-        .with_new_file("namespace.yaml", kind.namespace_manifest())
-        .with_file("tts.tar", image.as_tarball())
-        .with_file("smoke.tar", smoke_image(repo).as_tarball())
-    )
+        CHART_DIR, "kubeconfig", KIND_IMAGE_REPOSITORY, tag, SMOKE_IMAGE, cluster.deadline
+    )  # bad input fails here, before anything starts
+    phases = Phases(report=lambda line: print(f"e2e: {line}", file=sys.stderr, flush=True))
+    log: list[str] = []
     try:
-        # A cluster left in the cached dockerd state by a killed run would block create.
-        ctr = ctr.with_exec(kind.kind_delete_argv(), expect=ReturnType.ANY)
-        ctr, created = await run_steps(ctr, [kind.kind_create_argv("kind.yaml")], "kind create")
-        # Not logged: the kubeconfig holds the cluster admin's client key.
-        config = await ctr.with_exec(kind.kind_kubeconfig_argv()).stdout()
-        ctr = ctr.with_new_file("kubeconfig", kind.reachable_kubeconfig(config))
-        log = [created]
-        try:
+        with phases("images built"):  # the TTS build, the smoke image and the runner's tools
+            images = {f"{KIND_IMAGE_REPOSITORY}:{tag}": await image.sync(),
+                      SMOKE_IMAGE: await smoke_image(repo).sync()}  # fmt: skip
+            tooled = await tools(repo).sync()
+        with phases("daemon up"):
+            # Started explicitly: a bound service that no exec uses for a while may be
+            # stopped, and the kind node container would stop with it.
+            daemon = await docker_daemon(cluster.mirror).start()
+    except dagger.QueryError as failure:  # a build step or the daemon failed: say which
+        raise StepFailed(f"kind e2e {phases.failure()}\n{failure}") from None
+    ctr = (
+        runner(tooled, daemon)
+        .with_(fresh)
+        .with_new_file("kind.yaml", kind.kind_config(registry_hosts=cluster.mirror is not None))
+        .with_new_file("namespace.yaml", kind.namespace_manifest())
+    )
+    if cluster.mirror is not None:
+        ctr = ctr.with_new_file("hosts.toml", kind.mirror_hosts_toml(cluster.mirror))
+    try:
+        with phases("cluster created"):
+            # A cluster left in the cached dockerd state by a killed run would block create.
+            ctr = ctr.with_exec(kind.kind_delete_argv(), expect=ReturnType.ANY)
+            create = kind.kind_create_argv("kind.yaml", image=cluster.node_image)
+            ctr, created = await run_steps(ctr, [create], "kind create")
+            log.append(created)
+            # Not logged: the kubeconfig holds the cluster admin's client key.
+            config = await ctr.with_exec(kind.kind_kubeconfig_argv()).stdout()
+            ctr = ctr.with_new_file("kubeconfig", kind.reachable_kubeconfig(config))
             # Restricted Pod Security on the namespace before anything runs in it.
-            ctr, applied = await run_steps(
-                ctr, kind.apply_namespace_argvs("namespace.yaml"), "namespace"
-            )
-            log.append(applied)
-            for archive, ref in [("tts.tar", f"{KIND_IMAGE_REPOSITORY}:{tag}"),
-                                 ("smoke.tar", SMOKE_IMAGE)]:  # fmt: skip
-                ctr, loaded = await _load(ctr, archive, ref)
+            steps = kind.apply_namespace_argvs("namespace.yaml")
+            if cluster.mirror is not None:
+                steps += kind.node_mirror_argvs("hosts.toml")
+            ctr, configured = await run_steps(ctr, steps, "cluster setup")
+            log.append(configured)
+        with phases("images loaded"):
+            for ref, built in images.items():
+                ctr = ctr.with_file("image.tar", built.as_tarball())
+                ctr, loaded = await _load(ctr, "image.tar", ref)
                 log.append(loaded)
-            steps = [install, helm.test_argv("kubeconfig", deadline)]
-            ctr, tested = await run_steps(ctr, steps, "kind end-to-end")
+        with phases("install ready"):
+            ctr, installed = await run_steps(ctr, [install], "helm install")
+            log.append(installed)
+        with phases("helm test"):
+            test = helm.test_argv("kubeconfig", cluster.deadline)
+            ctr, tested = await run_steps(ctr, [test], "helm test")
             log.append(tested)
-        except StepFailed as failure:
+    except (StepFailed, dagger.QueryError) as failure:
+        diagnostics = []
+        if "cluster created" in dict(phases.done):  # ask the cluster what went wrong
             diagnostics = [
                 await ctr.with_exec(argv, expect=ReturnType.ANY).combined_output()
                 for argv in kind.diagnostics_argvs()
             ]
-            raise StepFailed(
-                f"{failure}\n--- cluster diagnostics ---\n" + "\n".join(diagnostics)
-            ) from None
-        return "\n".join(log)
+        raise StepFailed(
+            f"kind e2e {phases.failure()}\n{failure}\n--- cluster diagnostics ---\n"
+            + ("\n".join(diagnostics) or "(no cluster to ask)")
+        ) from None
     finally:
         await ctr.with_exec(kind.kind_delete_argv(), expect=ReturnType.ANY).sync()
         await daemon.stop()
+    return "\n".join([*log, f"kind e2e passed: {phases.summary()}"])

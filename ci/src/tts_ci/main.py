@@ -30,13 +30,17 @@ from . import kind, migration
 from .azure import Azure, bicep_container
 from .containers import CHART_DIR, StepFailed, run_steps, toolbox
 from .functions import cached, new, uncached
-from .tts_image import TtsImage, build_binaries, build_image
+from .tts_image import Deadline, NodeImage, RegistryMirror, TtsImage, build_binaries, build_image
 
 # Paths of this repository that no function reads; kept out of the upload.
 SOURCE_IGNORE = [".git", ".venv", ".tools", "build", "**/__pycache__", "**/.*_cache"]
 Version = Annotated[
     str,
     Doc("The Things Stack release to use, e.g. 3.32.0 (a release tag without the leading v)"),
+]
+TtsSource = Annotated[
+    dagger.Directory | None,
+    Doc("A lorawan-stack git checkout to build instead of the release `version`"),
 ]
 
 
@@ -57,10 +61,7 @@ class TtsCi:
     async def build(
         self,
         version: Version = versions.TTS_VERSION,
-        tts_source: Annotated[
-            dagger.Directory | None,
-            Doc("A lorawan-stack git checkout to build instead of the release `version`"),
-        ] = None,
+        tts_source: TtsSource = None,
     ) -> TtsImage:
         """Build the TTS image from source with Dockerfile.tts; chain scan, test-kind, publish."""
         return await build_image(self.source, version, tts_source)
@@ -69,10 +70,7 @@ class TtsCi:
     async def binaries(
         self,
         version: Version = versions.TTS_VERSION,
-        tts_source: Annotated[
-            dagger.Directory | None,
-            Doc("A lorawan-stack git checkout to build instead of the release `version`"),
-        ] = None,
+        tts_source: TtsSource = None,
     ) -> dagger.Directory:
         """Only the static ttn-lw-stack and ttn-lw-cli (Dockerfile.tts up to its go stage)."""
         return await build_binaries(self.source, version, tts_source)
@@ -91,17 +89,21 @@ class TtsCi:
     async def test_e2e(
         self,
         version: Version = versions.TTS_VERSION,
-        deadline: Annotated[int, Doc("Seconds to wait for rollout and smoke probes")] = 600,
+        tts_source: TtsSource = None,
+        deadline: Deadline = 600,
+        registry_mirror: RegistryMirror = "",
+        node_image: NodeImage = versions.KIND_NODE_IMAGE,
     ) -> str:
         """Prove the chart on a throw-away kind cluster: healthz, UDP 1700 acks, gateway up."""
         plan.check_release_version(version)
-        built = await build_image(self.source, version, None)
-        return await built.test_kind(deadline)
+        cluster = kind.Cluster.checked(deadline, node_image, registry_mirror)
+        built = await build_image(self.source, version, tts_source)
+        return await kind.end_to_end(self.source, built.container, version, cluster)
 
     @cached
     async def kind_runner(self) -> dagger.Container:
         """The e2e's runner (docker CLI, kind, helm, chart) on a fresh Docker-in-Dagger daemon."""
-        return kind.runner(self.source, kind.docker_daemon())
+        return kind.runner(kind.tools(self.source), kind.docker_daemon())
 
     # ---- chart -------------------------------------------------------------------
 

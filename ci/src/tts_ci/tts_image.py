@@ -12,7 +12,7 @@ import dagger
 from dagger import Doc, dag, field, object_type
 
 from pipelines import image as plan
-from pipelines import oci
+from pipelines import oci, versions
 from pipelines import scan as trivy
 
 from . import kind
@@ -23,6 +23,15 @@ Severity = Annotated[str, Doc("Comma-separated severities that fail the gate")]
 DEFAULT_SEVERITY = ",".join(trivy.DEFAULT_SEVERITIES)
 IgnoreUnfixed = Annotated[bool, Doc("Gate only on findings that have a fixed version")]
 IgnoreFile = Annotated[dagger.File | None, Doc("A .trivyignore of accepted CVEs")]
+Deadline = Annotated[int, Doc("Seconds to wait for rollout and smoke probes")]
+RegistryMirror = Annotated[
+    str,
+    Doc(
+        "A Docker Hub mirror for the kind node image and the chart's Redis/PostgreSQL: "
+        "https://host[:port] (http:// if plain HTTP), e.g. your ACR with them imported"
+    ),
+]
+NodeImage = Annotated[str, Doc("kind node image (default: kind's own for the pinned Kubernetes)")]
 VulnerabilityDb = Annotated[
     dagger.Directory | None,
     Doc("Air-gapped: a Trivy DB directory (trivy.db, metadata.json) to scan with, no download"),
@@ -133,12 +142,15 @@ class TtsImage:
     @uncached
     async def test_kind(
         self,
-        deadline: Annotated[int, Doc("Seconds to wait for rollout and smoke probes")] = 600,
+        deadline: Deadline = 600,
+        registry_mirror: RegistryMirror = "",
+        node_image: NodeImage = versions.KIND_NODE_IMAGE,
     ) -> str:
         """Prove the chart with this image on a throw-away kind cluster (helm test smoke)."""
+        cluster = kind.Cluster.checked(deadline, node_image, registry_mirror)
         # An image from elsewhere may carry no version label: kind only needs some tag.
         tag = self.version or "local"
-        return await kind.end_to_end(self.repo, self.container, tag, deadline)
+        return await kind.end_to_end(self.repo, self.container, tag, cluster)
 
     @uncached
     async def publish(

@@ -3,7 +3,8 @@
 Dockerfile.tts at the repository root is the one definition of the image (stages, ldflags,
 user, labels). `dagger call build` runs it through the engine's BuildKit with
 `build_args(...)`; a plain `docker build -f Dockerfile.tts` uses the same file with the
-defaults of its ARGs, which tests/unit/test_pins.py keeps equal to pipelines/versions.py.
+defaults of its ARGs, which tests/integration/test_dockerfile.py keeps equal to
+pipelines/versions.py.
 """
 
 import re

@@ -16,10 +16,18 @@ TTS_VERSION: Final = "3.32.0"
 # defaults of Dockerfile.tts, which verifies them after cloning. Bump with TTS_VERSION.
 TTS_COMMIT: Final = "32b3f88e3232e7282ffc29c51d259d9c331ee8c9"
 TTS_COMMIT_DATE: Final = "2024-09-05T14:43:11Z"
+# The release one schema migration older (3.32.0 adds 20240806000000_user_rights): the
+# real-server suite's rollback across a migration (TTN_LW_STACK_PREVIOUS).
+TTS_PREVIOUS_VERSION: Final = "3.31.1"
 
 # Kubernetes minor version of the AKS clusters (bicep/main.bicep kubernetesVersion): the
 # chart is rendered and validated for it, and the host helm is built with it as default.
 KUBE_VERSION: Final = "1.34"
+# The Kubernetes release of the kind node image below, and of the API-server suite's
+# control plane in CI (kube-apiserver, kube-controller-manager and the etcd its kubeadm
+# expects), downloaded there from dl.k8s.io and etcd's releases.
+KUBE_RELEASE: Final = "1.34.0"
+ETCD_VERSION: Final = "3.6.4"
 
 # Host tools built from their Go modules by scripts/test (tools/go.mod), and the same
 # versions of the container images the Dagger functions run them in.

@@ -88,6 +88,8 @@ BAD_INPUT = [
     (["build", "--version", "v3.32.0"], "drop the leading 'v'"),
     (["template-chart", "--profile", "prod"], "unknown chart profile"),
     (["test-e-2-e", "--version", "main"], "is not a release number"),
+    (["test-e-2-e", "--registry-mirror", "registry.example.com"], "give scheme://host"),
+    (["test-e-2-e", "--node-image", "kindest/node"], "is not pinned"),
     (
         ["with-azure", "--tenant-id", "t", "--client-id", "c", "publish",
          "--registry", "tts.azurecr.io", "--resource-group", "rg", "--subscription-id", "s"],

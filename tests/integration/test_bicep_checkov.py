@@ -1,8 +1,9 @@
 """checkov's Bicep checks over bicep/, run for real with the pinned checkov (3.3.30).
 
-The argv is pipelines.bicep.checkov_argv, the same list the pipeline runs. A second run
-with the inline suppressions stripped proves that each one hides a real finding (no stale
-or blanket skips).
+The argv is pipelines.bicep.checkov_argv. This test is where checkov runs: scripts/test, on
+every push (ci.yml's test job); the Bicep compiler's own build and lint run in
+`dagger call lint-bicep` (ci.yml's `dagger check`). A second run with the inline
+suppressions stripped proves that each one hides a real finding (no stale or blanket skips).
 """
 
 from __future__ import annotations

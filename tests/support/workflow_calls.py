@@ -106,8 +106,8 @@ def is_operator(token: str) -> bool:
     return set(token) <= set(OPERATORS)
 
 
-def find_dagger_calls(script: str) -> Iterator[list[str]]:
-    """The tokens after `dagger [global flags] call` up to the end of that command."""
+def find_dagger(script: str, verb: str = "call") -> Iterator[list[str]]:
+    """The tokens after `dagger [global flags] <verb>` up to the end of that command."""
     tokens = shell_tokens(script)
     for i, word in enumerate(tokens):
         if word != "dagger" or (i > 0 and not is_operator(tokens[i - 1]) and tokens[i - 1] != "$"):
@@ -115,11 +115,24 @@ def find_dagger_calls(script: str) -> Iterator[list[str]]:
         j = i + 1
         while j < len(tokens) and tokens[j].startswith("-"):
             j += 1  # global flags such as --progress=plain
-        if j < len(tokens) and tokens[j] == "call":
+        if j < len(tokens) and tokens[j] == verb:
             end = j + 1
             while end < len(tokens) and not is_operator(tokens[end]):
                 end += 1
             yield tokens[j + 1 : end]
+
+
+# What `dagger check` may run: the module's @check functions, by their CLI names.
+CHECKS = frozenset(f.cli_name for f in functions(TtsCi) if f.meta.check)
+
+
+def checks_in(job: dict[str, Any]) -> list[str]:
+    """The checks a job's `dagger check [pattern…]` runs (no pattern: all of them)."""
+    found: list[str] = []
+    for script in runs(job):
+        for patterns in find_dagger(script, "check"):
+            found += [p for p in patterns if not p.startswith("-")] or sorted(CHECKS)
+    return found
 
 
 def parse_call(tokens: list[str], source: str) -> DaggerCall:
@@ -223,7 +236,7 @@ def calls_in(workflow: str, job_id: str, job: dict[str, Any]) -> list[DaggerCall
     return [
         parse_call(tokens, f"{workflow} {job_id}")
         for script in runs(job)
-        for tokens in find_dagger_calls(script)
+        for tokens in find_dagger(script)
     ]
 
 

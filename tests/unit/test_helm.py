@@ -1,6 +1,6 @@
 """pipelines.helm: what the helm argv lists refuse before helm runs.
 
-The argv lists themselves run through the pinned helm in tests/integration/test_kube_helm.py
+The argv lists themselves run through the pinned helm in tests/integration/test_helm_cli.py
 (every flag parsed, every values combination rendered and policy-checked).
 """
 

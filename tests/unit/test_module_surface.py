@@ -68,6 +68,16 @@ def test_function_is_documented(fn: Function) -> None:
         assert arg.doc, f"{key(fn)}({arg.python_name}) needs Annotated[..., Doc(...)]"
 
 
+# What `dagger check` runs: the functions with no required argument that answer pass or fail.
+CHECKS = {"lint_chart", "lint_bicep", "test_e2e"}
+
+
+def test_checks_are_the_pass_fail_functions_without_required_arguments() -> None:
+    assert {key(f) for f in ALL if f.meta.check} == CHECKS
+    for name in CHECKS:
+        assert not [a for a in BY_KEY[name].arguments if a.required], name
+
+
 @pytest.mark.parametrize("name", sorted(NEVER_CACHED))
 def test_side_effecting_functions_are_never_cached(name: str) -> None:
     assert BY_KEY[name].meta.cache == "never"

@@ -105,3 +105,8 @@ def test_the_module_lock_is_in_step_with_the_root_lock(repo_root: Path) -> None:
         if module[name] != root[name]
     }
     assert not drift, f"relock ci/ and the root with the same versions: {drift}"
+
+
+def test_the_kubernetes_pins_agree() -> None:
+    assert versions.KUBE_RELEASE.rsplit(".", 1)[0] == versions.KUBE_VERSION
+    assert versions.KIND_NODE_IMAGE.startswith(f"kindest/node:v{versions.KUBE_RELEASE}@sha256:")

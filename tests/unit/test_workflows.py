@@ -13,12 +13,14 @@ import pytest
 from tests.support.paths import REPO_ROOT
 from tests.support.workflow_calls import (
     ALL_WORKFLOWS,
+    CHECKS,
     OPTIONAL_VARIABLES,
     WORKFLOW_FILES,
     WORKFLOWS,
     azure_jobs,
     calls_in,
-    find_dagger_calls,
+    checks_in,
+    find_dagger,
     is_azure_facing,
     jobs,
     logical_lines,
@@ -41,7 +43,7 @@ def test_parser_reads_continuations_pipes_and_substitutions() -> None:
         '  --registry "$ACR_NAME" | tail -n 1)\n'
         "dagger --progress=plain call build scan --ignore-unfixed export --path r  # comment\n"
     )
-    found = [parse_call(tokens, "snippet") for tokens in find_dagger_calls(script)]
+    found = [parse_call(tokens, "snippet") for tokens in find_dagger(script)]
     assert [[(s.name, s.flags) for s in call.chain] for call in found] == [
         [("with-azure", {"tenant-id": "t", "client-id": "c"}),
          ("publish", {"registry": "$ACR_NAME"})],
@@ -70,7 +72,7 @@ def test_parser_reads_continuations_pipes_and_substitutions() -> None:
     ],
 )
 def test_checker_rejects_wrong_calls(script: str, expected: str) -> None:
-    (tokens,) = find_dagger_calls(script)
+    (tokens,) = find_dagger(script)
     assert any(expected in p for p in problems(parse_call(tokens, "snippet")))
 
 
@@ -91,7 +93,7 @@ def test_every_dagger_call_matches_the_module() -> None:
 @pytest.mark.parametrize(
     ("workflow", "expected"),
     [
-        ("ci.yml", {"lint-chart", "build tarball", "build scan", "test-e-2-e"}),
+        ("ci.yml", {"build tarball", "build scan", "test-e-2-e"}),
         ("deploy.yml", {"with-azure publish", "with-azure deploy"}),
         ("nightly.yml", {"with-azure nightly"}),
     ],
@@ -103,6 +105,19 @@ def test_each_workflow_runs_its_dagger_functions(workflow: str, expected: set[st
         for call in calls_in(workflow, job_id, job)
     }
     assert called == expected
+
+
+def test_dagger_check_runs_checks_of_the_module() -> None:
+    assert {"lint-chart", "lint-bicep", "test-e-2-e"} == CHECKS
+    ran = [check for _, _, job in jobs() for check in checks_in(job)]
+    assert set(ran) <= CHECKS, set(ran) - CHECKS
+    # On push: the linters (the e2e runs in the image job, on the build it scanned).
+    assert checks_in(ALL_WORKFLOWS["ci.yml"]["jobs"]["checks"]) == ["lint-chart", "lint-bicep"]
+
+
+def test_checks_in_reads_patterns_and_defaults_to_all() -> None:
+    job = {"steps": [{"run": "dagger check --failfast lint-chart\ndagger check"}]}
+    assert checks_in(job) == ["lint-chart", *sorted(CHECKS)]
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -155,7 +170,8 @@ def test_jobs_that_call_dagger_install_it_first() -> None:
 
 
 def find_dagger_calls_in_step(step: dict[str, Any]) -> bool:
-    return bool(list(find_dagger_calls(str(step.get("run", "")))))
+    script = str(step.get("run", ""))
+    return any(list(find_dagger(script, verb)) for verb in ("call", "check"))
 
 
 def test_least_privilege_permissions() -> None:

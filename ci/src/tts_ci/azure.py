@@ -37,24 +37,15 @@ from pipelines import scan as trivy
 from pipelines.kubeconfig import check_context as check_kube_context
 from pipelines.smoke.registry import API_KEY_ENV
 
+from .arguments import DEFAULT_SEVERITY, IgnoreFile, IgnoreUnfixed, Severity, Version
 from .containers import CHART_DIR, WORKDIR, StepFailed, fresh, run_steps, runner, toolbox
 from .functions import uncached
-from .tts_image import (
-    DEFAULT_SEVERITY,
-    IgnoreFile,
-    IgnoreUnfixed,
-    Severity,
-    build_image,
-)
+from .tts_image import build_image
 
 # Where the azure-cli image keeps its login (your ~/.azure on a laptop).
 AZURE_CONFIG_DIR = "/root/.azure"
 # Repository of the TTS image in ACR.
 IMAGE_REPOSITORY = "thethingsstack"
-Version = Annotated[
-    str,
-    Doc("The Things Stack release to use, e.g. 3.32.0 (a release tag without the leading v)"),
-]
 
 
 @object_type

@@ -5,7 +5,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from dagger import function
-from dagger.mod._exceptions import FunctionError  # the SDK's no-traceback error
+
+# Private on purpose: the documented way (raise ValueError) logs a Python traceback before
+# the message; FunctionError is the SDK's no-traceback path and 0.21.11 exports it nowhere else.
+from dagger.mod._exceptions import FunctionError
 
 from pipelines.migrate.errors import MigrationError
 from pipelines.release_state import ReleaseError

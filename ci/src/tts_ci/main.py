@@ -1,11 +1,15 @@
 """The CLI surface of tts-ci: the entry object, and where each capability lives.
 
     dagger call build [--version X.Y.Z | --tts-source DIR]      -> TtsImage (tts_image.py)
-        … scan | test-kind | publish --address … | tarball | binaries | container
+        … scan | test-kind | publish --address … | tarball | container
+    dagger call from-image --container ADDRESS                 -> TtsImage, built elsewhere
+    dagger call binaries [--version X.Y.Z | --tts-source DIR]   the go stage's binaries
     dagger call test-e-2-e                                       (= build test-kind)
+    dagger call kind-runner                                      the e2e's runner, to debug
     dagger call lint-chart | template-chart --profile …
     dagger call with-azure --tenant-id … --client-id … …        -> Azure (azure.py)
         … publish | deploy | nightly | provision
+    dagger call migrate --target-postgres … --target-redis …   (migration.py)
     dagger call lint-bicep
 
 This layer stays thin: argument checks and container plumbing only. The steps themselves
@@ -22,26 +26,20 @@ from typing import Annotated
 import dagger
 import yaml
 from dagger import DefaultPath, Doc, Ignore, dag, object_type
+from dagger.mod import check
 
 from pipelines import bicep, chart, policy, versions
 from pipelines import image as plan
 
 from . import kind, migration
+from .arguments import Deadline, NodeImage, RegistryMirror, TtsSource, Version
 from .azure import Azure, bicep_container
 from .containers import CHART_DIR, StepFailed, run_steps, toolbox
 from .functions import cached, new, uncached
-from .tts_image import Deadline, NodeImage, RegistryMirror, TtsImage, build_binaries, build_image
+from .tts_image import TtsImage, build_binaries, build_image
 
 # Paths of this repository that no function reads; kept out of the upload.
 SOURCE_IGNORE = [".git", ".venv", ".tools", "build", "**/__pycache__", "**/.*_cache"]
-Version = Annotated[
-    str,
-    Doc("The Things Stack release to use, e.g. 3.32.0 (a release tag without the leading v)"),
-]
-TtsSource = Annotated[
-    dagger.Directory | None,
-    Doc("A lorawan-stack git checkout to build instead of the release `version`"),
-]
 
 
 @object_type
@@ -86,6 +84,7 @@ class TtsCi:
         return new(TtsImage, container=container, version=version, commit=commit, repo=self.source)
 
     @uncached
+    @check  # `dagger check` runs it: no required argument, pass or fail
     async def test_e2e(
         self,
         version: Version = versions.TTS_VERSION,
@@ -108,6 +107,7 @@ class TtsCi:
     # ---- chart -------------------------------------------------------------------
 
     @cached
+    @check  # `dagger check` runs it: no required argument, pass or fail
     async def lint_chart(self) -> str:
         """helm lint --strict, render, schema-validate and policy-check every values profile."""
         steps = chart.lint_commands(CHART_DIR)
@@ -228,6 +228,7 @@ class TtsCi:
         )  # fmt: skip
 
     @cached
+    @check  # `dagger check` runs it: no required argument, pass or fail
     async def lint_bicep(self) -> str:
         """Run bicep build, bicep lint and build-params over bicep/ (in the azure-cli image)."""
         _, log = await run_steps(bicep_container(self.source), bicep.lint_commands(), "bicep lint")

@@ -16,26 +16,18 @@ from pipelines import oci, versions
 from pipelines import scan as trivy
 
 from . import kind
+from .arguments import (
+    DEFAULT_SEVERITY,
+    Deadline,
+    IgnoreFile,
+    IgnoreUnfixed,
+    NodeImage,
+    RegistryMirror,
+    Severity,
+    VulnerabilityDb,
+)
 from .containers import WORKDIR, StepFailed, dockerfile_build, fresh, tts_source
 from .functions import cached, new, uncached
-
-Severity = Annotated[str, Doc("Comma-separated severities that fail the gate")]
-DEFAULT_SEVERITY = ",".join(trivy.DEFAULT_SEVERITIES)
-IgnoreUnfixed = Annotated[bool, Doc("Gate only on findings that have a fixed version")]
-IgnoreFile = Annotated[dagger.File | None, Doc("A .trivyignore of accepted CVEs")]
-Deadline = Annotated[int, Doc("Seconds to wait for rollout and smoke probes")]
-RegistryMirror = Annotated[
-    str,
-    Doc(
-        "A Docker Hub mirror for the kind node image and the chart's Redis/PostgreSQL: "
-        "https://host[:port] (http:// if plain HTTP), e.g. your ACR with them imported"
-    ),
-]
-NodeImage = Annotated[str, Doc("kind node image (default: kind's own for the pinned Kubernetes)")]
-VulnerabilityDb = Annotated[
-    dagger.Directory | None,
-    Doc("Air-gapped: a Trivy DB directory (trivy.db, metadata.json) to scan with, no download"),
-]
 
 
 async def build_image(

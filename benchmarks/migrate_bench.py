@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/migrate_bench.py [--devices 1000,10000] [--gateways-per 10]
 
-For each size, a source shaped like a Things Stack (tests/support/tts_fixtures.py: IS tables
+For each size, a source shaped like a Things Stack (tests.support.db_state.py: IS tables
 with `devices` end devices and devices/10 gateways; five Redis keys per device, one with a
 TTL) on real PostgreSQL and Redis on loopback, and an empty target. It times the steps that
 move data, exactly as `dagger call migrate` runs them (pipelines.migrate.run's Steps on the
@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.migrate import postgres
 from pipelines.migrate.run import DUMP, SOURCE_REDIS_ENV, TARGET_REDIS_ENV, Step
+from tests.support.db_state import populate
 from tests.support.migrate_host import HostExecutor
 from tests.support.servers import postgres_server, redis_server
-from tests.support.tts_fixtures import populate
 
 
 def pg_step(db: postgres.Database, argv: list[str], what: str) -> Step:

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/smoke_bench.py
 
-Measures, on loopback against tests/support/tts_standin.py (the protocol model CI has; its
+Measures, on loopback against tests/support/protocol_standin.py (the protocol model CI has; its
 figures are the probe's overhead plus a Python server, not TTS's own latency; the real
 server's figures come from tests/realserver, which prints start -> /healthz and the probe run):
 
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipelines.smoke import Target, run_checks, semtech
 from pipelines.smoke.registry import random_probe_eui
 from tests.support.paths import REPO_ROOT
-from tests.support.standin import STANDIN_API_KEY
+from tests.support.protocol_standin import STANDIN_API_KEY
 
 PACKETS = 200
 EUIS = 4
@@ -51,7 +51,7 @@ def start_standin() -> tuple[subprocess.Popen[str], int, int, float]:
     """The stand-in accepting STANDIN_API_KEY; (process, http, udp, seconds to READY)."""
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.tts_standin", *STANDIN_ARGS],
+        [sys.executable, "-m", "tests.support.protocol_standin", *STANDIN_ARGS],
         cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,

@@ -10,7 +10,7 @@ a live API server (even `helm install --dry-run=client` checks reachability in h
   then go through the policy suite and kubernetes-validate, as tests/integration/test_chart.py
   does for the plain profiles.
 
-The smoke pod's rendered probe command is also run against tests/support/tts_standin.py (the
+The smoke pod's rendered probe command is also run against tests/support/protocol_standin.py (the
 protocol model of ttn-lw-stack), with only hosts, ports and the key mount swapped;
 tests/realserver runs the whole pod (init container too) against the real server.
 """
@@ -24,6 +24,7 @@ import yaml
 
 from pipelines import chart, helm, kind, oci, policy
 from tests.support.paths import CHART, REPO_ROOT
+from tests.support.protocol_standin import STANDIN_API_KEY, standin
 from tests.support.render import (
     KUBECONFIG,
     as_template,
@@ -32,7 +33,7 @@ from tests.support.render import (
     run,
     smoke_pod,
 )
-from tests.support.standin import LOOPBACK, STANDIN_API_KEY, standin
+from tests.support.servers import LOOPBACK
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -1,6 +1,6 @@
 """The migration's steps against real PostgreSQL and Redis servers on loopback, both sides.
 
-The source is filled with tests/support/tts_fixtures.py (the shape the real server keeps its
+The source is filled with tests.support.db_state.py (the shape the real server keeps its
 state in); tests/realserver/test_migrate_real.py runs the whole migration on state written by
 the real ttn-lw-stack, including the steps that need it (`is-db migrate`, the version check).
 """
@@ -22,6 +22,7 @@ from pipelines.migrate import postgres
 from pipelines.migrate.errors import MigrationError
 from pipelines.migrate.redis import client
 from pipelines.migrate.run import DUMP, Step, Stores, inventory
+from tests.support.db_state import populate, populate_redis
 from tests.support.migrate_host import HostExecutor, run_migrate
 from tests.support.paths import REPO_ROOT
 from tests.support.servers import (
@@ -32,8 +33,8 @@ from tests.support.servers import (
     postgres_server,
     redis_server,
     sshd_server,
+    stop,
 )
-from tests.support.tts_fixtures import populate, populate_redis
 
 DEVICES, GATEWAYS = 50, 7
 # The VM's docker-compose credentials (upstream docker-compose.yml) and an Azure-style admin.
@@ -195,7 +196,10 @@ def test_a_wrong_redis_password_is_named_and_never_echoed(
         )
     assert result.returncode == 1
     assert "target Redis" in result.stderr
-    assert "Redis refused the password" in result.stderr or "WRONGPASS" in result.stderr
+    # redis-py raises AuthenticationError for Redis's WRONGPASS reply; migrate names it.
+    assert result.stderr.strip().splitlines()[-1] == (
+        "migrate: target Redis: Redis refused the password: check the URL's credentials"
+    )
     assert "wrong-one" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
@@ -228,8 +232,7 @@ def tunnel(
     try:
         yield proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
 
 
 def test_a_vm_is_read_through_an_ssh_tunnel(

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.polling import eventually
 from tests.support.render import find, profile_objects
-from tests.support.servers import LOOPBACK, binary, free_port
+from tests.support.servers import LOOPBACK, binary, free_port, stop
 
 
 def _redis_conf(data: Path) -> str:
@@ -39,9 +39,9 @@ def _cli(port: int, *args: str) -> str:
     return result.stdout.strip()
 
 
-@pytest.mark.parametrize(("stop", "settle"), [(signal.SIGTERM, 0.0), (signal.SIGKILL, 1.5)])
+@pytest.mark.parametrize(("kill_signal", "settle"), [(signal.SIGTERM, 0.0), (signal.SIGKILL, 1.5)])
 def test_the_state_survives_a_restart_on_the_same_volume(
-    tmp_path: Path, stop: signal.Signals, settle: float
+    tmp_path: Path, kill_signal: signal.Signals, settle: float
 ) -> None:
     data = tmp_path / "volume"
     data.mkdir()
@@ -53,13 +53,12 @@ def test_the_state_survives_a_restart_on_the_same_volume(
     for n in range(100):
         _cli(port, "SET", f"ttn:v3:ns:devices:uid:app.dev-{n}", f"f_cnt={n}")
     time.sleep(settle)  # a crash keeps what the last fsync (every second) wrote
-    proc.send_signal(stop)
+    proc.send_signal(kill_signal)
     proc.wait(timeout=30)
     proc = _start(conf, port)  # the pod again, on the same volume
     try:
-        print(f"after {stop.name}: {_cli(port, 'DBSIZE')} keys")
+        print(f"after {kill_signal.name}: {_cli(port, 'DBSIZE')} keys")
         assert _cli(port, "DBSIZE") == "100"
         assert _cli(port, "GET", "ttn:v3:ns:devices:uid:app.dev-99") == "f_cnt=99"
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)

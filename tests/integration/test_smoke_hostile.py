@@ -1,5 +1,6 @@
 """The probes against servers that answer, but wrongly: nothing wrong may pass, nothing may
-crash. Each case is a fake Things Stack (tests/support/fake_tts.py) on loopback."""
+crash. Each case is the protocol stand-in's hostile mode (tests/support/protocol_standin.py)
+on loopback."""
 
 import json
 import sys
@@ -8,8 +9,8 @@ import anyio
 import pytest
 
 from pipelines.smoke import Target, run_checks
-from tests.support.fake_tts import ENDLESS, Answer, fake_tts
 from tests.support.paths import REPO_ROOT
+from tests.support.protocol_standin import ENDLESS, Answer, hostile
 
 pytestmark = pytest.mark.anyio
 
@@ -24,7 +25,7 @@ def metrics_with(value: str) -> dict[str, Answer]:
 
 async def probe(routes: dict[str, Answer], check: str, deadline: float = 0.5) -> str:
     """The failing detail of `check` against `routes` (the check must fail)."""
-    async with fake_tts(routes) as (http_port, udp_port):
+    async with hostile(routes) as (http_port, udp_port):
         [result] = await run_checks(
             Target(host="127.0.0.1", http_port=http_port, udp_port=udp_port),
             deadline=deadline,
@@ -87,7 +88,7 @@ async def test_metrics_that_cannot_be_parsed_fail_the_check(body: bytes, message
 
 async def test_a_whole_gauge_in_any_notation_passes() -> None:
     for value in ["1", "2", "1e0", "3.0"]:
-        async with fake_tts(metrics_with(value)) as (http_port, udp_port):
+        async with hostile(metrics_with(value)) as (http_port, udp_port):
             [result] = await run_checks(
                 Target(host="127.0.0.1", http_port=http_port, udp_port=udp_port),
                 deadline=2,
@@ -98,7 +99,7 @@ async def test_a_whole_gauge_in_any_notation_passes() -> None:
 
 async def test_the_cli_fails_hostile_answers_with_one_line_each_and_no_traceback() -> None:
     routes = {"/healthz": Answer(200, ENDLESS), "/metrics": Answer(200, b"NaN NaN NaN\n")}
-    async with fake_tts(routes) as (http_port, udp_port):
+    async with hostile(routes) as (http_port, udp_port):
         result = await anyio.run_process(
             [sys.executable, "-m", "pipelines.smoke", "--host", "127.0.0.1",
              "--http-port", str(http_port), "--udp-port", str(udp_port), "--deadline", "1"],

@@ -1,4 +1,4 @@
-"""The smoke probes against tests/support/tts_standin.py, the protocol model of ttn-lw-stack
+"""The smoke probes against tests/support/protocol_standin.py, the protocol model of ttn-lw-stack
 v3.32 for machines without the real binary (tests/realserver/ runs them against the real one).
 Loopback only, OS-chosen free ports."""
 
@@ -16,8 +16,9 @@ import pytest
 from pipelines.smoke import CheckResult, Target, run_checks, semtech
 from pipelines.smoke.probes import DEFAULT_GATEWAY_EUI
 from pipelines.smoke.registry import API_KEY_ENV
-from tests.support.standin import LOOPBACK, STANDIN_API_KEY, Standin, standin
-from tests.support.standin import smoke_cli as _smoke_cli
+from tests.support.protocol_standin import STANDIN_API_KEY, Standin, standin
+from tests.support.protocol_standin import smoke_cli as _smoke_cli
+from tests.support.servers import LOOPBACK
 
 PLAN = "EU_863_870_TTN"
 REGISTERED_EUI = "0011223344556677"

@@ -16,7 +16,7 @@ from pathlib import Path
 from pipelines.migrate import postgres
 from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support import peers, tts_api
-from tests.support.real_stack import (
+from tests.support.real_server import (
     admin_api_key,
     chart_stores,
     running_stack,

@@ -17,7 +17,7 @@ import yaml
 
 from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support.paths import CHART
-from tests.support.real_stack import (
+from tests.support.real_server import (
     chart_stores,
     running_stack,
 )

@@ -25,7 +25,7 @@ from pipelines.migrate.run import Stores
 from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support import tts_api
 from tests.support.migrate_host import HostExecutor, run_migrate
-from tests.support.real_stack import admin_api_key, running_stack
+from tests.support.real_server import admin_api_key, running_stack
 from tests.support.servers import Postgres, Redis, postgres_server, redis_server
 
 require_ttn_lw_stack()  # one skip line per module without the binary

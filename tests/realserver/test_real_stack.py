@@ -32,7 +32,7 @@ import pytest
 
 from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support import kubelet
-from tests.support.real_stack import (
+from tests.support.real_server import (
     Stack,
     chart_stores,
     local_env,

@@ -1,6 +1,6 @@
 """Why the chart runs one pod: two all-in-one ttn-lw-stack replicas on one Redis and PostgreSQL.
 
-The real server, configured by the chart's kind profile (tests/support/real_stack.py), twice
+The real server, configured by the chart's kind profile (tests.support.real_server.py), twice
 on the same stores, as `replicaCount: 2` would run it. lorawan-stack v3.32.0's reference
 cluster (pkg/cluster/cluster.go GetPeer) knows one instance of each component: itself. The
 Network Server's downlink tasks live in Redis and either replica takes them
@@ -29,7 +29,7 @@ import pytest
 from pipelines.smoke import semtech
 from tests.realserver.conftest import require_ttn_lw_stack
 from tests.support import lorawan, tts_api
-from tests.support.real_stack import (
+from tests.support.real_server import (
     Stack,
     admin_api_key,
     chart_stores,

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,7 +87,7 @@ def listening(argv: list[str], log: Path, port: int, what: str) -> Iterator[None
         yield
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[Any]) -> None:
     """SIGTERM, as the kubelet sends; SIGKILL if the process is still there after 30 s."""
     proc.terminate()
     try:

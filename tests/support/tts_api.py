@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.real_stack import Stack
+from tests.support.real_server import Stack
 
 PLAN = "EU_863_870_TTN"
 _NWK_KEYS = ("f_nwk_s_int_key", "nwk_s_enc_key", "s_nwk_s_int_key")

@@ -1,4 +1,9 @@
-"""A protocol model of ttn-lw-stack v3.32, for CI machines that do not have the real binary.
+"""The protocol stand-in of ttn-lw-stack v3.32, for CI machines that do not have the real binary.
+
+Two behaviours, one server: `standin()` runs the model below as a process (as the smoke CLI
+meets a real server), and `hostile(answers)` runs it in-process with canned HTTP answers
+that a broken or hostile server could give (`ENDLESS` bodies too), while its UDP side stays
+correct, so a probe's HTTP handling is what is on trial.
 
 The reference is the real server: tests/realserver/ runs the same probes against a real
 ``ttn-lw-stack`` (``TTN_LW_STACK``), and every behaviour modelled here was seen there (see
@@ -26,7 +31,7 @@ so a bug there is not mirrored here. It models, from lorawan-stack v3.32.0:
   ``GET /gs/gateways/{id}/connection/stats`` (404 while not connected);
   ``DELETE /gateways/{id}`` and ``/gateways/{id}/purge``. One key, one admin user.
 
-Run by hand: ``python -m tests.support.tts_standin --api-key KEY``; it binds 127.0.0.1 on free
+Run by hand: ``python -m tests.support.protocol_standin --api-key KEY``; it binds 127.0.0.1 on free
 ports and prints ``READY http=<port> udp=<port>``.
 """
 
@@ -35,21 +40,42 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import select
 import ssl
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from anyio.abc import ByteStream, UDPSocket
+import httpx
+from anyio.abc import ByteStream, SocketAttribute, UDPSocket
 from anyio.streams.tls import TLSListener
+
+from pipelines.smoke import Target
+from tests.support.paths import REPO_ROOT
+from tests.support.servers import LOOPBACK, stop
 
 PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_ACK, TX_ACK = 0, 1, 2, 4, 5
 TYPE_NAMES = {PUSH_DATA: "PushData", PULL_DATA: "PullData", TX_ACK: "TxAck"}
 RATE_MESSAGES, RATE_THRESHOLD = 10, 0.010
 ADMIN = "admin"
+# The one key the model accepts when started by standin() (TTS's key shape, not a secret).
+STANDIN_API_KEY = "NNSXS.STANDINSTANDINSTANDIN.KEYKEYKEYKEYKEYKEYKEY"
+# An Answer body that never ends (chunked, until the client hangs up).
+ENDLESS = b"<endless>"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A canned HTTP answer of hostile()."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain"
 
 
 @dataclass
@@ -202,8 +228,11 @@ HEALTH = {
 }
 
 
-async def handle_http(gs: GatewayServer, stream: ByteStream) -> None:
-    """Just enough HTTP/1.1 for the probes' calls; one request per connection."""
+async def handle_http(
+    gs: GatewayServer, stream: ByteStream, answers: dict[str, Answer] | None = None
+) -> None:
+    """Just enough HTTP/1.1 for the probes' calls; one request per connection. A path in
+    `answers` gets that canned answer instead of the model's."""
     async with stream:
         request = b""
         with anyio.move_on_after(5):
@@ -217,6 +246,10 @@ async def handle_http(gs: GatewayServer, stream: ByteStream) -> None:
                 body += await stream.receive()
         method, path = [*lines[0].split(" "), "", ""][:2]
         content_type = "application/json"
+        if answers is not None:
+            canned = answers.get(path, Answer(404, b"not found"))
+            await _send_canned(stream, canned)
+            return
         if path == "/healthz":
             status, text = 200, json.dumps(HEALTH)
         elif path == "/metrics":
@@ -234,6 +267,45 @@ async def handle_http(gs: GatewayServer, stream: ByteStream) -> None:
         await stream.send(head_out.encode() + data)
 
 
+async def _send_canned(stream: ByteStream, answer: Answer) -> None:
+    head = f"HTTP/1.1 {answer.status} X\r\nContent-Type: {answer.content_type}\r\n"
+    if answer.body != ENDLESS:
+        length = f"Content-Length: {len(answer.body)}\r\nConnection: close\r\n\r\n"
+        await stream.send((head + length).encode() + answer.body)
+        return
+    await stream.send((head + "Transfer-Encoding: chunked\r\n\r\n").encode())
+    chunk = b"x" * 65536
+    while True:  # until the client hangs up
+        await stream.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+
+def _serving(gs: GatewayServer, answers: dict[str, Answer] | None = None) -> Any:
+    """The connection handler: a client that went away (or refused our certificate) is not
+    our problem."""
+
+    async def handle(stream: ByteStream) -> None:
+        with contextlib.suppress(anyio.BrokenResourceError, anyio.EndOfStream, OSError):
+            await handle_http(gs, stream, answers)
+
+    return handle
+
+
+@contextlib.asynccontextmanager
+async def hostile(answers: dict[str, Answer]) -> AsyncIterator[tuple[int, int]]:
+    """(http port, udp port) of an in-process stand-in answering HTTP from `answers` (any
+    other path: 404); its UDP side acks correctly. For the body of the block."""
+    listener = await anyio.create_tcp_listener(local_host=LOOPBACK, local_port=0)
+    sock = await anyio.create_udp_socket(local_host=LOOPBACK, local_port=0)
+    gs = GatewayServer()
+    async with listener, sock, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, _serving(gs, answers))
+        tg.start_soon(serve_udp, gs, sock)
+        http_port = listener.extra(SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
+        udp_port = sock.extra(SocketAttribute.local_port)  # noqa: S610 - anyio, not Django
+        yield http_port, udp_port
+        tg.cancel_scope.cancel()
+
+
 async def main(args: argparse.Namespace) -> None:
     """Bind free loopback ports, announce them, serve until killed."""
     gs = GatewayServer(args.api_key, args.connect_delay)
@@ -249,15 +321,64 @@ async def main(args: argparse.Namespace) -> None:
         context.load_cert_chain(args.tls_cert, args.tls_key)
         served = TLSListener(listener, context, standard_compatible=False)
     print(f"READY http={http_port} udp={udp_port}", flush=True)
-
-    async def handle(stream: anyio.abc.ByteStream) -> None:
-        # A client that went away (or refused our certificate) is not our problem.
-        with contextlib.suppress(anyio.BrokenResourceError, anyio.EndOfStream, OSError):
-            await handle_http(gs, stream)
-
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve_udp, gs, sock)
-        await served.serve(handle)
+        await served.serve(_serving(gs))
+
+
+@dataclass(frozen=True)
+class Standin:
+    """The model running as a process (standin())."""
+
+    http_port: int
+    udp_port: int
+    proc: subprocess.Popen[str]
+
+    def target(self, **changes: object) -> Target:
+        return Target(host=LOOPBACK, http_port=self.http_port, udp_port=self.udp_port, **changes)  # type: ignore[arg-type]
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://{LOOPBACK}:{self.http_port}/metrics").text
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+@contextlib.contextmanager
+def standin(*args: str) -> Iterator[Standin]:
+    """The model on free loopback ports, accepting STANDIN_API_KEY; always stopped afterwards."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", __name__, "--api-key", STANDIN_API_KEY, *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        line = proc.stdout.readline() if ready else ""
+        assert line.startswith("READY "), f"stand-in did not start: {line!r}"
+        ports = dict(item.split("=") for item in line.split()[1:])
+        yield Standin(int(ports["http"]), int(ports["udp"]), proc)
+    finally:
+        stop(proc)
+
+
+def smoke_cli(
+    http_port: int, udp_port: int, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m pipelines.smoke` against loopback ports, as a user runs it."""
+    argv = [sys.executable, "-m", "pipelines.smoke", "--host", LOOPBACK]
+    argv += ["--http-port", str(http_port), "--udp-port", str(udp_port), *args]
+    return subprocess.run(
+        argv,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
 
 
 if __name__ == "__main__":

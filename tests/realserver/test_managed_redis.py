@@ -26,14 +26,13 @@ from tests.support.servers import LOOPBACK
 require_ttn_lw_stack()  # one skip line per module without the binary
 
 
-def _aks_redis_values(address: str) -> tuple[str, ...]:
-    """values-aks.yaml's redis settings as --set arguments, with `address` for the server."""
+def _aks_redis_values(address: str, directory: Path) -> tuple[str, ...]:
+    """values-aks.yaml's whole `redis` section as a values file; only the address is local."""
     aks = yaml.safe_load((CHART / "values-aks.yaml").read_text())["redis"]
-    assert aks["mode"] == "external"
-    assert aks["external"]["tls"] is True
-    assert aks["auth"]["enabled"] is True
-    return ("--set", "redis.mode=external", "--set", f"redis.external.address={address}",
-            "--set", "redis.external.tls=true", "--set", "redis.auth.enabled=true")  # fmt: skip
+    aks["external"]["address"] = address
+    path = directory / "aks-redis.yaml"
+    path.write_text(yaml.safe_dump({"redis": aks}))
+    return ("--values", str(path))
 
 
 def test_the_aks_redis_settings_work_against_a_tls_redis_with_a_password(
@@ -42,7 +41,7 @@ def test_the_aks_redis_settings_work_against_a_tls_redis_with_a_password(
     with chart_stores(tmp_path, tls=True) as stores:
         store, pg = stores.redis, stores.pg
         redis_password = store.password
-        values = _aks_redis_values(f"{LOOPBACK}:{store.port}")
+        values = _aks_redis_values(f"{LOOPBACK}:{store.port}", tmp_path)
         with running_stack(ttn_lw_stack, tmp_path / "stack", store, pg, values=values) as stack:
             env = stack.env
             assert env["TTN_LW_REDIS_TLS_REQUIRE"] == "true"

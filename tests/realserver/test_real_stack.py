@@ -114,12 +114,24 @@ def test_init_containers_keep_secrets_out_of_their_logs(stack: Stack) -> None:
         assert secret not in output, f"{name} logged the console client secret"
 
 
-def test_without_an_api_key_the_real_server_refuses_the_probe_gateway(stack: Stack) -> None:
-    # Runs before any gateway connects (tests run in file order): the gauge this probe reads
-    # without a key counts every UDP gateway, and a purged gateway stays connected (and
-    # counted) until its UDP connection expires.
+@pytest.fixture
+def untouched_stack(tmp_path: Path, ttn_lw_stack: Path) -> Iterator[Stack]:
+    """A stack of its own: no gateway has ever connected to it."""
+    with (
+        chart_stores(tmp_path) as stores,
+        running_stack(ttn_lw_stack, tmp_path / "stack", stores.redis, stores.pg) as running,
+    ):
+        yield running
+
+
+def test_without_an_api_key_the_real_server_refuses_the_probe_gateway(
+    untouched_stack: Stack,
+) -> None:
+    # A server of its own: the gauge this probe reads without a key counts every UDP
+    # gateway, and a purged gateway stays connected (and counted) until its connection expires.
+    stack = untouched_stack
     metrics = httpx.get(f"http://{LOOPBACK}:{stack.http_port}/metrics").text
-    assert 'ttn_lw_gs_connected_gateways{protocol="udp"} 1' not in metrics, "run this test first"
+    assert 'ttn_lw_gs_connected_gateways{protocol="udp"} 1' not in metrics
     argv = _smoke_argv(stack, None)
     eui = os.urandom(8).hex().upper()  # never seen by this server
     result = subprocess.run(

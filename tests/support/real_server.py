@@ -168,7 +168,7 @@ def _wait_healthy(stack_proc: subprocess.Popen[bytes], http_port: int, log: Path
 def rendered_server(
     *values: str,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, str]]:
-    """The kind install's manifests (with extra `--set` arguments), its Deployment's pod
+    """The kind install's manifests (with extra helm value arguments), its Deployment's pod
     spec, and the server's env."""
     rendered = objects([*install_argv(deadline=60), *values])
     spec = find(rendered, "Deployment")["spec"]["template"]["spec"]
@@ -232,7 +232,7 @@ def running_stack(
     """The Deployment's init containers, then `start` until /healthz answers; stopped after.
 
     `database`: another database than the chart's (e.g. a migration's source or target);
-    `values`: extra `--set` arguments for the chart.
+    `values`: extra helm arguments for the chart (`--set`, `--values`).
     """
     rendered, spec, server_env = rendered_server(*values)
     http_port, udp_port = free_port(), free_port(socket.SOCK_DGRAM)

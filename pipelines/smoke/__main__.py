@@ -17,7 +17,8 @@ from typing import NoReturn, TextIO
 
 import anyio
 
-from pipelines.smoke import probes, registry, semtech
+from pipelines.smoke import polling, probes, registry, semtech
+from pipelines.smoke import target as targets
 from pipelines.smoke.registry import API_KEY_ENV
 
 # The variable holding the /metrics password (a secret: environment only, never argv).
@@ -87,7 +88,7 @@ def _parser() -> _Parser:
         "capped backoff until --deadline. Exit 0: all pass; 1: a check failed; 2: bad usage.",
         epilog=f"If /metrics needs a password (http.metrics.password), put it in ${PASSWORD_ENV}.",
     )
-    p.add_argument("--host", default=probes.DEFAULT_HOST, help="TTS host (default %(default)s)")
+    p.add_argument("--host", default=targets.DEFAULT_HOST, help="TTS host (default %(default)s)")
     p.add_argument("--udp-host", help="host gateways send UDP to, if not --host (e.g. the LB IP)")
     p.add_argument(
         "--checks",
@@ -95,14 +96,14 @@ def _parser() -> _Parser:
         default=probes.CHECKS,
         help=f"comma-separated subset of {','.join(probes.CHECKS)} (default: all)",
     )
-    p.add_argument("--http-port", type=_port, default=probes.DEFAULT_HTTP_PORT,
+    p.add_argument("--http-port", type=_port, default=targets.DEFAULT_HTTP_PORT,
                    help="HTTP port of /healthz and /metrics (default %(default)s)")  # fmt: skip
-    p.add_argument("--udp-port", type=_port, default=probes.DEFAULT_UDP_PORT,
+    p.add_argument("--udp-port", type=_port, default=targets.DEFAULT_UDP_PORT,
                    help="Semtech UDP packet-forwarder port (default %(default)s)")  # fmt: skip
     p.add_argument("--gateway-eui", type=_eui,
                    help="16 hex digits the probe sends as (default: "
-                   f"{probes.DEFAULT_GATEWAY_EUI}; with an API key a random AA555A…)")  # fmt: skip
-    p.add_argument("--deadline", type=_deadline, default=probes.DEFAULT_DEADLINE,
+                   f"{targets.DEFAULT_GATEWAY_EUI}; with an API key a random AA555A…)")  # fmt: skip
+    p.add_argument("--deadline", type=_deadline, default=targets.DEFAULT_DEADLINE,
                    help="seconds to keep retrying (default %(default)s)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     reg = p.add_argument_group(
@@ -167,7 +168,7 @@ def _tls(p: _Parser, args: argparse.Namespace) -> Path | None:
     return ca
 
 
-def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
+def _target(p: _Parser, args: argparse.Namespace) -> targets.Target:
     ca = _tls(p, args)
     api_key = _api_key(p, args)
     if api_key is not None and args.frequency_plan is None:
@@ -177,7 +178,7 @@ def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
         )
     eui = args.gateway_eui
     if eui is None:
-        eui = registry.random_probe_eui() if api_key else bytes.fromhex(probes.DEFAULT_GATEWAY_EUI)
+        eui = registry.random_probe_eui() if api_key else bytes.fromhex(targets.DEFAULT_GATEWAY_EUI)
     for flag, host in [("--host", args.host), ("--udp-host", args.udp_host)]:
         if host is None:
             continue
@@ -185,7 +186,7 @@ def _target(p: _Parser, args: argparse.Namespace) -> probes.Target:
             socket.getaddrinfo(host, None)
         except (OSError, UnicodeError) as err:
             p.error(f"cannot resolve {flag} {host!r} ({err}): pass a resolvable name or an IP")
-    return probes.Target(
+    return targets.Target(
         host=args.host,
         udp_host=args.udp_host,
         http_port=args.http_port,
@@ -206,7 +207,7 @@ class _Progress:
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.tty, self.dirty = stream, stream.isatty(), False
 
-    def __call__(self, a: probes.Attempt) -> None:
+    def __call__(self, a: polling.Attempt) -> None:
         line = f"smoke: {a.at:7.2f}s {a.check} #{a.number} {'ok' if a.ok else 'fail'}: {a.detail}"
         if self.tty:
             self.stream.write(f"\r\033[K{line[:150]}")
@@ -220,7 +221,7 @@ class _Progress:
             self.stream.write("\r\033[K")
 
 
-def _summary(results: list[probes.CheckResult]) -> str:
+def _summary(results: list[polling.CheckResult]) -> str:
     lines = []
     for r in results:
         n = len(r.attempts)

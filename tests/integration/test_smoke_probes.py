@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from pipelines.smoke import CheckResult, Target, run_checks, semtech
-from pipelines.smoke.probes import DEFAULT_GATEWAY_EUI
 from pipelines.smoke.registry import API_KEY_ENV
+from pipelines.smoke.target import DEFAULT_GATEWAY_EUI
 from tests.support.protocol_standin import STANDIN_API_KEY, Standin, standin
 from tests.support.protocol_standin import smoke_cli as _smoke_cli
 from tests.support.servers import LOOPBACK

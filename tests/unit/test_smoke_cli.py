@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.smoke import probes
+from pipelines.smoke import polling, prometheus
+from pipelines.smoke import target as targets
 from tests.support.paths import REPO_ROOT
 
 
@@ -109,12 +110,13 @@ ttn_lw_gs_io_udp_message_forwarded_total{type="PullData"} 7
 
 def test_metric_value_selects_name_and_label() -> None:
     labels = {"protocol": "udp"}
-    assert probes.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", labels) == 2
-    assert probes.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", {}) == 7
+    assert prometheus.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", labels) == 2
+    assert prometheus.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", {}) == 7
     assert (
-        probes.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", {"protocol": "ws"}) is None
+        prometheus.metric_value(EXPOSITION, "ttn_lw_gs_connected_gateways", {"protocol": "ws"})
+        is None
     )
-    assert probes.metric_value("", "ttn_lw_gs_connected_gateways", labels) is None
+    assert prometheus.metric_value("", "ttn_lw_gs_connected_gateways", labels) is None
 
 
 def test_metric_value_sums_over_context_labels() -> None:
@@ -123,25 +125,25 @@ def test_metric_value_sums_over_context_labels() -> None:
         'ttn_lw_gs_connected_gateways{tenant="a",protocol="udp"} 1\n'
         'ttn_lw_gs_connected_gateways{tenant="b\\"q",protocol="udp"} 3\n'
     )
-    assert probes.metric_value(text, "ttn_lw_gs_connected_gateways", {"protocol": "udp"}) == 4
+    assert prometheus.metric_value(text, "ttn_lw_gs_connected_gateways", {"protocol": "udp"}) == 4
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
-    delays = list(islice(probes.Backoff(initial=0.1, factor=2, cap=0.5).delays(), 5))
+    delays = list(islice(polling.Backoff(initial=0.1, factor=2, cap=0.5).delays(), 5))
     assert delays == [0.1, 0.2, 0.4, 0.5, 0.5]
 
 
 @pytest.mark.parametrize(
     ("target", "url"),
     [
-        (probes.Target(host="tts.example", http_port=1885), "http://tts.example:1885"),
-        (probes.Target(host="::1", http_port=8885, https=True), "https://[::1]:8885"),
+        (targets.Target(host="tts.example", http_port=1885), "http://tts.example:1885"),
+        (targets.Target(host="::1", http_port=8885, https=True), "https://[::1]:8885"),
     ],
 )
-def test_base_url(target: probes.Target, url: str) -> None:
+def test_base_url(target: targets.Target, url: str) -> None:
     assert target.base_url == url
 
 
 def test_metrics_password_stays_out_of_repr() -> None:
     secret = "-".join(["not", "logged"])
-    assert secret not in repr(probes.Target(metrics_password=secret))
+    assert secret not in repr(targets.Target(metrics_password=secret))

@@ -141,6 +141,7 @@ BAD_INPUT: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
     ("Azure.deploy", {"cluster": "tts.hcp.westeurope.azmk8s.io"}, "aksClusterName", {}),
     ("Azure.deploy", {}, "--azure-config", NO_LOGIN),
     ("Azure.deploy", {"udp_host": "1.2.3.4:1700"}, "not a DNS name", {}),
+    ("Azure.deploy", {"context": "other"}, "--context 'other' needs --kubeconfig", {}),
     ("Azure.provision", {"environment": "staging", "parameters": NoEngine()}, "dev, prod", {}),
     ("Azure.provision", {"resource_group": "rg/bad", "parameters": NoEngine()}, "group", {}),
     ("migrate", {"version": "v3.32.0"}, "drop the leading 'v'", {}),

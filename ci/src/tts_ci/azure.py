@@ -11,6 +11,7 @@ against the mounted ~/.azure, once per scope (the module has no `az` itself).
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
@@ -244,63 +245,55 @@ class Azure:
         # a release that never worked uninstalled). A failed smoke rolls back to the previous
         # revision, or uninstalls a first install; a failed rollback is reported, not ignored.
         ref = oci.parse_image_ref(image)
-        aks.check_cluster_name(cluster)
-        if kubeconfig is None:
-            context = cluster  # the context name of the cluster user kubeconfig
+        context = _deploy_context(cluster, kubeconfig is not None, context)
         if udp_host:
             names.check_host(udp_host)
         # Pure commands first: a tag instead of a digest fails here.
         upgrade = helm.deploy_argv(
-            CHART_DIR, "/run/kubeconfig", ref, ["values-env.yaml"], rollout_seconds, context
+            CHART_DIR, KUBECONFIG_PATH, ref, ["values-env.yaml"], rollout_seconds, context
         )
         if kubeconfig is None:
             self.check()
         values_text = await (values.contents() if values else self.repo.file(
             str(CHART_DIR / "values-aks.yaml")).contents())  # fmt: skip
-        host = chart.public_host(values_text)
-        gateway_plan = public_smoke.frequency_plan(values_text)
-        # GitHub passes an unset secret as "": that is no key, not a bad one.
-        has_key = smoke_api_key is not None and bool((await smoke_api_key.plaintext()).strip())
-        public_smoke.plan(host, udp_host or None, has_key, gateway_plan)  # bad hosts fail here
-        if kubeconfig is not None:
-            config_text = await kubeconfig.plaintext()
-            check_kube_context(config_text, context)
-        else:
-            credential = await self.credential([azure_auth.ARM_SCOPE, aks.AKS_AAD_SCOPE])
-            async with credential:
-                config_text = await aks.cluster_user_kubeconfig(
-                    credential, subscription_id, resource_group, cluster
-                )
-                token = await credential.get_token(aks.AKS_AAD_SCOPE)
-                config_text = aks.kubeconfig_with_token(config_text, context, token.token)
+        smoke = _Smoke(
+            chart.public_host(values_text),
+            public_smoke.frequency_plan(values_text),
+            # GitHub passes an unset secret as "": that is no key, not a bad one.
+            smoke_api_key if smoke_api_key and (await smoke_api_key.plaintext()).strip() else None,
+        )
+        smoke.plan(udp_host)  # bad hosts fail here, before anything is deployed
+        config_text = await (
+            _given_kubeconfig(kubeconfig, context) if kubeconfig is not None
+            else self._cluster_kubeconfig(subscription_id, resource_group, cluster)
+        )  # fmt: skip
         ctr = (
             toolbox(self.repo)
             .with_(fresh)
-            .with_mounted_secret("/run/kubeconfig", dag.set_secret("kubeconfig", config_text))
+            .with_mounted_secret(KUBECONFIG_PATH, dag.set_secret("kubeconfig", config_text))
             .with_new_file("values-env.yaml", values_text)
         )
         run = runner(ctr)
-        target = release_state.Cluster("/run/kubeconfig", context)
-        before = await release_state.recover(run, target)
-        _, log = await run_steps(ctr, [upgrade], "helm upgrade --atomic")
-        log = f"{before}\n{log}"
+        target = release_state.Cluster(KUBECONFIG_PATH, context)
+        recovered = await release_state.recover(run, target)
+        _, upgraded = await run_steps(ctr, [upgrade], "helm upgrade --atomic")
         try:
-            if not udp_host:  # the UDP load balancer's address, read from the live Service
-                status = (
-                    await ctr.with_(fresh)
-                    .with_exec(helm.status_argv("/run/kubeconfig", context))
-                    .stdout()
-                )
-                udp_host = public_smoke.load_balancer_address(status) or ""
-            smoke = public_smoke.plan(host, udp_host or None, has_key, gateway_plan)
-            prober = ctr
-            if has_key and smoke_api_key is not None:
-                prober = ctr.with_secret_variable(API_KEY_ENV, smoke_api_key)
-            _, probed = await run_steps(prober, [smoke.argv], "post-deploy smoke")
-            probed = "\n".join(["post-deploy smoke:", *smoke.notes, probed])
+            probed = await smoke.run(ctr, udp_host or await _load_balancer(ctr, context))
         except (StepFailed, ValueError, dagger.ExecError) as failure:
             await release_state.undo(run, target, str(failure))
-        return f"{log}\n{probed}\ndeployed {ref}"
+        return f"{recovered}\n{upgraded}\n{probed}\ndeployed {ref}"
+
+    async def _cluster_kubeconfig(
+        self, subscription_id: str, resource_group: str, cluster: str
+    ) -> str:
+        """The cluster user kubeconfig from ARM, with an Entra token for the AKS server."""
+        credential = await self.credential([azure_auth.ARM_SCOPE, aks.AKS_AAD_SCOPE])
+        async with credential:
+            config_text = await aks.cluster_user_kubeconfig(
+                credential, subscription_id, resource_group, cluster
+            )
+            token = await credential.get_token(aks.AKS_AAD_SCOPE)
+        return aks.kubeconfig_with_token(config_text, cluster, token.token)
 
     # ---- Bicep ----------------------------------------------------------------------
 
@@ -332,6 +325,56 @@ class Azure:
         if what_if:
             return output
         return bicep.outputs_to_settings(json.loads(output)).render()
+
+
+# Where deploy mounts the kubeconfig (a secret) in its containers.
+KUBECONFIG_PATH = "/run/kubeconfig"
+
+
+def _deploy_context(cluster: str, has_kubeconfig: bool, context: str) -> str:
+    """The kubeconfig context deploy uses; --context only names one of --kubeconfig's."""
+    aks.check_cluster_name(cluster)
+    if has_kubeconfig:
+        return context
+    if context and context != cluster:
+        raise ValueError(
+            f"--context {context!r} needs --kubeconfig: without it deploy fetches the cluster "
+            f"user kubeconfig from Azure, whose one context is the cluster, {cluster!r}"
+        )
+    return cluster
+
+
+async def _given_kubeconfig(kubeconfig: dagger.Secret, context: str) -> str:
+    config_text = await kubeconfig.plaintext()
+    check_kube_context(config_text, context)
+    return config_text
+
+
+async def _load_balancer(ctr: dagger.Container, context: str) -> str:
+    """The UDP Service's public address, read from the live release ("" if none yet)."""
+    status = await ctr.with_(fresh).with_exec(helm.status_argv(KUBECONFIG_PATH, context)).stdout()
+    return public_smoke.load_balancer_address(status) or ""
+
+
+@dataclass(frozen=True)
+class _Smoke:
+    """deploy's public smoke: the host and plan from the values, and the optional API key."""
+
+    host: str
+    gateway_plan: str
+    api_key: dagger.Secret | None
+
+    def plan(self, udp_host: str) -> public_smoke.SmokePlan:
+        return public_smoke.plan(self.host, udp_host or None, self.api_key is not None,
+                                 self.gateway_plan)  # fmt: skip
+
+    async def run(self, ctr: dagger.Container, udp_host: str) -> str:
+        """Each check said ran or skipped (and why), then the probe's own report."""
+        smoke = self.plan(udp_host)
+        if self.api_key is not None:
+            ctr = ctr.with_secret_variable(API_KEY_ENV, self.api_key)
+        _, probed = await run_steps(ctr, [smoke.argv], "post-deploy smoke")
+        return "\n".join(["post-deploy smoke:", *smoke.notes, probed])
 
 
 def bicep_container(repo: dagger.Directory) -> dagger.Container:

@@ -68,5 +68,12 @@ KIND_NODE_IMAGE: Final = (
 REDIS_IMAGE: Final = "redis:7.2.11-alpine"
 POSTGRES_IMAGE: Final = "postgres:16.10-alpine"
 
+# The CRDs the chart's custom resources are checked against (pipelines/crds.py), as Go
+# modules: the Secrets Store CSI driver (AKS's Key Vault add-on), the Prometheus operator
+# (ServiceMonitor), the Gateway API (HTTPRoute, AKS app routing).
+SECRETS_STORE_CSI_VERSION: Final = "1.5.4"
+PROMETHEUS_OPERATOR_VERSION: Final = "0.85.0"
+GATEWAY_API_VERSION: Final = "1.3.0"
+
 # Docker-in-Dagger engine that kind runs its node container in. Tag not verifiable offline.
 DOCKER_DIND_IMAGE: Final = "docker:28.5.1-dind"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipelines import chart, policy
+from pipelines import chart, crds, policy
 from tests.support.paths import CHART
 from tests.support.render import find, profile_objects, run
 
@@ -49,8 +49,8 @@ def test_rendered_objects_match_kubernetes_schemas(profile: str, tmp_path: Path)
     kinds = {(o["apiVersion"], o["kind"]) for o in objects(profile)}
     for line in (result.stdout + result.stderr).splitlines():
         assert "Couldn't find schema" in line, line
-        assert any(f"kind {k} with api version {a}" in line for a, k in chart.SKIPPED_KINDS), line
-    print(f"{profile}: skipped {sorted(kinds & set(chart.SKIPPED_KINDS))}")
+        assert any(f"kind {k} with api version {a}" in line for a, k in crds.CUSTOM_KINDS), line
+    print(f"{profile}: skipped {sorted(kinds & crds.CUSTOM_KINDS)}")
 
 
 def test_validation_rejects_a_broken_object(tmp_path: Path) -> None:

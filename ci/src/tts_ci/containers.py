@@ -5,6 +5,7 @@ which image runs it, what is mounted and what is cached. Each container gets onl
 it runs: the chart toolbox the `chart` dependency group, the smoke image the bare package.
 """
 
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pathlib import Path
 import dagger
 from dagger import dag
 
-from pipelines import image, versions
+from pipelines import crds, image, versions
 
 # Paths of this repository a Python container needs: the locked environment and the chart.
 PYTHON_INCLUDE = ["pyproject.toml", "uv.lock", "README.md", "pipelines/**", "charts/**"]
@@ -133,6 +134,31 @@ def toolbox(source: dagger.Directory) -> dagger.Container:
     """helm + kubernetes-validate + `pipelines` + the chart, workdir /work."""
     helm = dag.container().from_(HELM_IMAGE).file("/usr/bin/helm")
     return python_env(source, "--group", "chart").with_file("/usr/local/bin/helm", helm)
+
+
+def go_install(package: str, version: str) -> dagger.File:
+    """A static binary of a Go module's package, built in GO_IMAGE from the Go module proxy."""
+    name = package.rsplit("/", 1)[-1]
+    return (
+        dag.container()
+        .from_(versions.GO_IMAGE)
+        .with_env_variable("CGO_ENABLED", "0")
+        .with_exec(["go", "install", f"{package}@{version}"])
+        .file(f"/go/bin/{name}")
+    )
+
+
+async def crd_schemas() -> dagger.Directory:
+    """The JSON schemas of pipelines.crds.SOURCES, as kubeconform_argv finds them."""
+    go = dag.container().from_(versions.GO_IMAGE)
+    schemas = dag.directory()
+    for source in crds.SOURCES:
+        downloaded = go.with_exec(crds.download_argv(source))
+        path = crds.crd_file(await downloaded.stdout(), source)
+        crd = await downloaded.file(path).contents()
+        for name, schema in crds.json_schemas(crd, source.also).items():
+            schemas = schemas.with_new_file(name, json.dumps(schema))
+    return schemas
 
 
 def smoke_image(source: dagger.Directory) -> dagger.Container:

@@ -16,7 +16,7 @@ from pipelines import helm, kind, versions
 from pipelines.oci import parse_image_ref
 from pipelines.phases import Phases
 
-from .containers import CHART_DIR, StepFailed, fresh, run_steps, smoke_image, toolbox
+from .containers import CHART_DIR, StepFailed, fresh, go_install, run_steps, smoke_image, toolbox
 
 KIND_IMAGE_REPOSITORY = "tts-ci/thethingsstack"
 SMOKE_IMAGE = "tts-ci/smoke:local"
@@ -69,13 +69,7 @@ def docker_daemon(mirror: kind.RegistryMirror | None = None) -> dagger.Service:
 
 def tools(repo: dagger.Directory) -> dagger.Container:
     """helm, the chart, the docker CLI and kind (the pinned versions)."""
-    kind_bin = (
-        dag.container()
-        .from_(versions.GO_IMAGE)
-        .with_env_variable("CGO_ENABLED", "0")
-        .with_exec(["go", "install", f"sigs.k8s.io/kind@v{versions.KIND_VERSION}"])
-        .file("/go/bin/kind")
-    )
+    kind_bin = go_install("sigs.k8s.io/kind", f"v{versions.KIND_VERSION}")
     docker_cli = dag.container().from_(versions.DOCKER_DIND_IMAGE).file("/usr/local/bin/docker")
     return (
         toolbox(repo)

@@ -28,13 +28,13 @@ import yaml
 from dagger import DefaultPath, Doc, Ignore, dag, object_type
 from dagger.mod import check
 
-from pipelines import bicep, chart, policy, versions
+from pipelines import bicep, chart, crds, policy, versions
 from pipelines import image as plan
 
 from . import kind, migration
 from .arguments import Deadline, NodeImage, RegistryMirror, TtsSource, Version
 from .azure import Azure, bicep_container
-from .containers import CHART_DIR, StepFailed, run_steps, toolbox
+from .containers import CHART_DIR, StepFailed, crd_schemas, go_install, run_steps, toolbox
 from .functions import cached, new, uncached
 from .tts_image import TtsImage, build_binaries, build_image
 
@@ -113,6 +113,11 @@ class TtsCi:
         steps = chart.lint_commands(CHART_DIR)
         ctr, log = await run_steps(toolbox(self.source), steps, "helm lint")
         lines = [log]
+        kubeconform = (
+            ctr.with_file("/usr/local/bin/kubeconform", go_install(
+                "github.com/yannh/kubeconform/cmd/kubeconform", f"v{versions.KUBECONFORM_VERSION}"))
+            .with_directory("/crd-schemas", await crd_schemas())
+        )  # fmt: skip
         for profile in chart.PROFILES:
             rendered = await self._render(ctr, profile)
             manifest = f"/tmp/{profile}.yaml"  # noqa: S108 - inside the container
@@ -121,6 +126,13 @@ class TtsCi:
                 checked, [chart.validate_command(Path(manifest))], f"schema validation ({profile})"
             )
             objects = [o for o in yaml.safe_load_all(rendered) if o]
+            if custom := crds.custom_resources(objects):
+                custom_file = kubeconform.with_new_file("custom.yaml", yaml.safe_dump_all(custom))
+                _, conformed = await run_steps(
+                    custom_file, [crds.kubeconform_argv("custom.yaml", "/crd-schemas")],
+                    f"CRD schemas ({profile})",
+                )  # fmt: skip
+                validated += f"\n{conformed}"
             violations = policy.check(objects)
             if violations:
                 raise StepFailed(f"policy ({profile}):\n" + "\n".join(violations))

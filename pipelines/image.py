@@ -16,6 +16,9 @@ from pipelines import versions
 
 TTS_GIT_URL: Final = "https://github.com/TheThingsNetwork/lorawan-stack.git"
 DOCKERFILE: Final = "Dockerfile.tts"
+# Its own ignore file, next to it (BuildKit's <Dockerfile>.dockerignore): the checkout's
+# .dockerignore would drop .git, which the console build reads.
+DOCKERIGNORE: Final = f"{DOCKERFILE}.dockerignore"
 # Dockerfile.tts stages a caller may stop at.
 GO_STAGE: Final = "go"
 # Where the go stage leaves the binaries.

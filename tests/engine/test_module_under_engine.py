@@ -291,7 +291,11 @@ def test_build_makes_the_whole_image(
     public = "srv/ttn-lorawan/public"
     assert files.get(f"{public}/manifest.yaml"), "the console's asset manifest is missing"
     scripts = [p for p in files if p.startswith(f"{public}/") and p.endswith(".js")]
-    assert any("console" in p for p in scripts), sorted(files)[:50]
+    consoles = [p for p in scripts if p.startswith(f"{public}/console.")]
+    assert consoles, sorted(scripts)
+    # webpack stamps `git rev-parse --short HEAD`: the checkout's .git reached the web stage.
+    assert head[:7].encode() in (files[consoles[0]] or b"")
+    assert not [p for p in files if p.endswith("/.git")], "submodule .git files shipped"
     assert "srv/ttn-lorawan/lorawan-frequency-plans/frequency-plans.yml" in files
     binary = tmp_path / "ttn-lw-stack"
     binary.write_bytes(files["bin/ttn-lw-stack"] or b"")

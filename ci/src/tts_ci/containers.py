@@ -99,6 +99,7 @@ def dockerfile_build(repo: dagger.Directory, src: TtsSource, target: str = "") -
         dag.directory()
         .with_directory(".", src.tree, exclude=list(image.CONTEXT_EXCLUDE))
         .with_file(image.DOCKERFILE, repo.file(image.DOCKERFILE))
+        .with_file(image.DOCKERIGNORE, repo.file(image.DOCKERIGNORE))
     )
     args = image.build_args(src.version, src.commit, src.date, src.toolchain)
     return context.docker_build(

@@ -62,20 +62,34 @@ CUSTOM_KINDS: Final = frozenset({
 })  # fmt: skip
 
 
-def download_argv(source: CrdSource) -> list[str]:
-    """`go mod download -json` of the module: prints its directory in the module cache."""
-    return ["go", "mod", "download", "-json", f"{source.module}@v{source.version}"]
+# The CRD modules need a newer Go than the build image's (e.g. go 1.24.7): `auto` lets the
+# go command fetch the one toolchain the newest of them asks for (checksum-verified), once
+# for all of them; a newer local Go is used as it is.
+DOWNLOAD_ENV: Final = {"GOTOOLCHAIN": "auto", "GOFLAGS": "-mod=mod"}
 
 
-def crd_file(download_json: str, source: CrdSource) -> str:
-    """Where the CRD is, from the output of download_argv(source)."""
-    answer = json.loads(download_json)
-    if answer.get("Error") or not answer.get("Dir"):
-        raise ValueError(
-            f"go mod download {source.module}@v{source.version} failed: "
-            f"{answer.get('Error', 'no directory')}: check the Go module proxy (GOPROXY)"
-        )
-    return str(Path(answer["Dir"]) / source.path)
+def download_argv() -> list[str]:
+    """`go mod download -json` of every source's module: prints each one's directory."""
+    return ["go", "mod", "download", "-json", *(f"{s.module}@v{s.version}" for s in SOURCES)]
+
+
+def crd_files(download_json: str) -> dict[CrdSource, str]:
+    """Where each source's CRD is, from the output of download_argv() (JSON objects)."""
+    decoder, answers, text = json.JSONDecoder(), {}, download_json.strip()
+    while text:
+        answer, end = decoder.raw_decode(text)
+        answers[f"{answer.get('Path')}@{answer.get('Version')}"] = answer
+        text = text[end:].strip()
+    files = {}
+    for source in SOURCES:
+        answer = answers.get(f"{source.module}@v{source.version}", {})
+        if answer.get("Error") or not answer.get("Dir"):
+            raise ValueError(
+                f"go mod download {source.module}@v{source.version} failed: "
+                f"{answer.get('Error', 'not in its output')}: check the Go module proxy (GOPROXY)"
+            )
+        files[source] = str(Path(answer["Dir"]) / source.path)
+    return files
 
 
 def _strict(schema: Any) -> Any:

@@ -2,6 +2,8 @@
 pinned Go modules (the go command, the Go module proxy), the pinned kubeconform."""
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,12 @@ from tests.support.render import profile_objects, run
 def schema_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The JSON schemas of every CRD source, written where kubeconform_argv looks."""
     root = tmp_path_factory.mktemp("crd-schemas")
-    for source in crds.SOURCES:
-        downloaded = run(crds.download_argv(source), check=False)
-        crd = Path(crds.crd_file(downloaded.stdout, source)).read_text()
+    downloaded = subprocess.run(
+        crds.download_argv(), env={**os.environ, **crds.DOWNLOAD_ENV},
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    for source, crd_file in crds.crd_files(downloaded.stdout).items():
+        crd = Path(crd_file).read_text()
         for path, schema in crds.json_schemas(crd, source.also).items():
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_text(json.dumps(schema))

@@ -1,5 +1,7 @@
 """pipelines.crds: CRDs to strict JSON schemas, and what it refuses."""
 
+import json
+
 import pytest
 import yaml
 
@@ -43,11 +45,21 @@ def test_a_file_that_is_not_a_crd_is_refused() -> None:
         crds.json_schemas("kind: Deployment\n")
 
 
-def test_a_failed_download_names_the_module_and_the_fix() -> None:
-    [source, *_] = crds.SOURCES
-    with pytest.raises(ValueError, match=r"go mod download .*@v.*: 404.*check the Go module proxy"):
-        crds.crd_file('{"Error": "404 Not Found"}', source)
-    assert crds.crd_file('{"Dir": "/m"}', source) == f"/m/{source.path}"
+def test_the_download_output_gives_each_crd_file_or_names_the_failed_module() -> None:
+    first, second, third = crds.SOURCES
+    answers = [
+        {"Path": s.module, "Version": f"v{s.version}", "Dir": f"/m/{i}"}
+        for i, s in enumerate(crds.SOURCES)
+    ]
+    found = crds.crd_files("\n".join(json.dumps(a, indent=1) for a in answers))
+    assert found == {s: f"/m/{i}/{s.path}" for i, s in enumerate(crds.SOURCES)}
+    with pytest.raises(ValueError, match=rf"{third.module}@v.*not in its output"):
+        crds.crd_files("".join(json.dumps(a) for a in answers[:2]))
+    answers[1] = {"Path": second.module, "Version": f"v{second.version}",
+                  "Error": "requires go >= 1.99"}  # fmt: skip
+    with pytest.raises(ValueError, match=rf"{second.module}@v.*requires go >= 1.99.*GOPROXY"):
+        crds.crd_files("".join(json.dumps(a) for a in answers))
+    assert first.module in " ".join(crds.download_argv())
 
 
 def test_every_custom_kind_has_a_crd_source() -> None:

@@ -151,12 +151,18 @@ def go_install(package: str, version: str) -> dagger.File:
 
 async def crd_schemas() -> dagger.Directory:
     """The JSON schemas of pipelines.crds.SOURCES, as kubeconform_argv finds them."""
-    go = dag.container().from_(versions.GO_IMAGE)
+    go = (
+        dag.container()
+        .from_(versions.GO_IMAGE)
+        .with_mounted_cache("/go/pkg/mod", dag.cache_volume("tts-ci-go-mod"))
+    )
+    for name, value in crds.DOWNLOAD_ENV.items():
+        go = go.with_env_variable(name, value)
+    downloaded = go.with_exec(crds.download_argv())
     schemas = dag.directory()
-    for source in crds.SOURCES:
-        downloaded = go.with_exec(crds.download_argv(source))
-        path = crds.crd_file(await downloaded.stdout(), source)
-        crd = await downloaded.file(path).contents()
+    for source, path in crds.crd_files(await downloaded.stdout()).items():
+        # Read through an exec: the module cache is a cache volume, not the container's files.
+        crd = await downloaded.with_exec(["cat", path]).stdout()
         for name, schema in crds.json_schemas(crd, source.also).items():
             schemas = schemas.with_new_file(name, json.dumps(schema))
     return schemas

@@ -138,12 +138,17 @@ def toolbox(source: dagger.Directory) -> dagger.Container:
 
 
 def go_install(package: str, version: str) -> dagger.File:
-    """A static binary of a Go module's package, built in GO_IMAGE from the Go module proxy."""
+    """A static binary of a Go module's package, built in GO_IMAGE from the Go module proxy.
+
+    GOTOOLCHAIN=auto: a tool may need a newer Go than the TTS build's (kubeconform v0.7.0
+    asks for go 1.24, GO_IMAGE has 1.23); the go command then fetches that toolchain.
+    """
     name = package.rsplit("/", 1)[-1]
     return (
         dag.container()
         .from_(versions.GO_IMAGE)
         .with_env_variable("CGO_ENABLED", "0")
+        .with_env_variable("GOTOOLCHAIN", "auto")
         .with_exec(["go", "install", f"{package}@{version}"])
         .file(f"/go/bin/{name}")
     )

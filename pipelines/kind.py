@@ -257,8 +257,12 @@ def namespace_manifest(namespace: str = NAMESPACE, level: str = "restricted") ->
 
 
 def apply_namespace_argvs(manifest: str | Path, node: str = E2E_NODE) -> list[list[str]]:
-    """Copy the namespace_manifest() file into the node, then `kubectl apply` it there."""
-    inside = f"/tmp/{Path(manifest).name}"  # noqa: S108 - in the node container
+    """Copy the namespace_manifest() file into the node, then `kubectl apply` it there.
+
+    Into /root, not /tmp: kind mounts the node's /tmp as tmpfs, where `docker cp` writes
+    nothing yet exits 0 (moby daemon/containerfs_linux.go; found with kind in Docker).
+    """
+    inside = f"/root/{Path(manifest).name}"
     return [
         ["docker", "cp", check_path(manifest, "manifest"), f"{node}:{inside}"],
         node_kubectl_argv("apply", "-f", inside, node=node),

@@ -114,8 +114,9 @@ def test_namespace_manifest_enforces_pod_security() -> None:
 
 def test_kubectl_runs_in_the_kind_node_as_admin() -> None:
     copy, apply = kind.apply_namespace_argvs("namespace.yaml")
-    assert copy[-1] == "tts-e2e-control-plane:/tmp/namespace.yaml"
-    assert apply[-2:] == ["-f", "/tmp/namespace.yaml"]  # the file docker cp put there
+    # Not /tmp, the node's tmpfs, where docker cp writes nothing.
+    assert copy[-1] == "tts-e2e-control-plane:/root/namespace.yaml"
+    assert apply[-2:] == ["-f", "/root/namespace.yaml"]  # the file docker cp put there
     assert kind.node_kubectl_argv("get", "nodes", node="n1")[:4] == [
         "docker",
         "exec",

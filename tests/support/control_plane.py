@@ -4,11 +4,13 @@ etcd, kube-apiserver and (when its binary is there) kube-controller-manager, sta
 one directory of binaries (KUBE_API_BINARIES: built from k8s.io/kubernetes, or
 controller-runtime's envtest assets plus the release's kube-controller-manager), the way
 envtest runs them: no nodes, no scheduler. Cluster admin through a static token; the
-serving certificate is the one kube-apiserver makes for itself in its --cert-dir.
+serving certificate is the one kube-apiserver makes for itself in its --cert-dir, which
+the kubeconfig trusts.
 """
 
 from __future__ import annotations
 
+import base64
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -42,12 +44,15 @@ def _service_account_key(directory: Path) -> Path:
 
 
 def _kubeconfig(directory: Path, port: int, token: str) -> Path:
+    """The admin kubeconfig, trusting the self-signed certificate the server made."""
+    certificate = (directory / "certs" / "apiserver.crt").read_bytes()
     path = directory / "kubeconfig"
     path.write_text(
         kubeconfig.dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "throw-away",
             "clusters": [{"name": "throw-away", "cluster": {
-                "server": f"https://{LOOPBACK}:{port}", "insecure-skip-tls-verify": True}}],
+                "server": f"https://{LOOPBACK}:{port}",
+                "certificate-authority-data": base64.b64encode(certificate).decode()}}],
             "users": [{"name": "admin", "user": {"token": token}}],
             "contexts": [{"name": "throw-away",
                           "context": {"cluster": "throw-away", "user": "admin"}}],
@@ -68,7 +73,6 @@ def control_plane(binaries: Path, directory: Path) -> Iterator[Path]:
     token = secrets.token_hex(16)
     (directory / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
     sa_key = _service_account_key(directory)
-    config = _kubeconfig(directory, api_port, token)
     etcd = [str(binaries / "etcd"), "--data-dir", str(directory / "etcd"),
             "--listen-client-urls", f"http://{LOOPBACK}:{etcd_port}",
             "--advertise-client-urls", f"http://{LOOPBACK}:{etcd_port}",
@@ -88,6 +92,7 @@ def control_plane(binaries: Path, directory: Path) -> Iterator[Path]:
         running.enter_context(listening(etcd, directory / "etcd.log", etcd_port, "etcd"))
         server = running.enter_context(started(apiserver, directory / "kube-apiserver.log"))
         _wait_ready(api_port, token, server)
+        config = _kubeconfig(directory, api_port, token)
         if (binaries / "kube-controller-manager").is_file():
             controllers = [
                 str(binaries / "kube-controller-manager"),

@@ -76,3 +76,21 @@ def test_a_run_that_collects_nothing_fails(repo_root: Path) -> None:
     assert typo.returncode == 4, typo.stdout
     passing = run_lib(repo_root, "run_pytest -q tests/unit/test_phases.py", env=env)
     assert passing.returncode == 0, passing.stdout + passing.stderr
+
+
+def test_a_peer_suite_without_its_peer_is_a_skip_and_a_deselection_is_not(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    pytest_bin = Path(shutil.which("pytest") or "pytest")
+    env = {**os.environ, "PATH": f"{pytest_bin.parent}:{os.environ['PATH']}",
+           "TTS_CI_PEERS": str(tmp_path), "TTN_LW_STACK": ""}  # fmt: skip
+    absent = run_lib(repo_root, 'cd "$ROOT" && run_peer_pytest -q tests/realserver', env=env)
+    assert absent.returncode == 0, absent.stdout + absent.stderr
+    assert "SKIPPED [5] " in absent.stdout  # one folded line for the five modules
+    assert "TTN_LW_STACK is not set" in absent.stdout
+    assert "skipped: its peer is absent" in absent.stdout
+    # With the peer named, a selection that deselects every test is a failure.
+    named = {**env, "TTN_LW_STACK": "/bin/false"}
+    nothing = run_lib(repo_root, "run_peer_pytest -q -m unit tests/realserver", env=named)
+    assert nothing.returncode == 1, nothing.stdout + nothing.stderr
+    assert "collected no tests" in nothing.stderr

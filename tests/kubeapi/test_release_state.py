@@ -22,7 +22,7 @@ from tests.kubeapi.support import helm, run, write_chart
 from tests.support.paths import tool_path
 from tests.support.polling import eventually
 
-require_api_server()  # one skip line per module without a server
+require_api_server()  # without a server: skipped, one line for the suite
 
 
 def _upgrade(chart: Path, kubeconfig: Path, namespace: str, *values: str) -> list[str]:

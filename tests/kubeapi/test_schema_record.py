@@ -15,7 +15,7 @@ from pipelines.chart import RELEASE_NAME
 from tests.kubeapi.conftest import require_api_server
 from tests.kubeapi.support import deploy_kind, helm
 
-require_api_server()  # one skip line per module without a server
+require_api_server()  # without a server: skipped, one line for the suite
 
 
 def _deploy(kubeconfig: Path, namespace: str, tag: str, *values: str, check: bool = True) -> str:

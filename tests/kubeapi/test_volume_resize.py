@@ -24,7 +24,7 @@ from tests.kubeapi.support import api_client, deploy_kind
 from tests.support import peers
 from tests.support.polling import eventually
 
-require_api_server()  # one skip line per module without a server
+require_api_server()  # without a server: skipped, one line for the suite
 
 STATEFULSET = "tts-thethingsstack-redis"
 CLAIM = f"data-{STATEFULSET}-0"

@@ -22,7 +22,7 @@ from tests.support.real_server import (
     running_stack,
 )
 
-require_ttn_lw_stack()  # one skip line per module without the binary
+require_ttn_lw_stack()  # without the binary: skipped, one line for the suite
 PREVIOUS = peers.require(
     "TTN_LW_STACK_PREVIOUS", "a ttn-lw-stack one schema migration older (v3.31.1)"
 )

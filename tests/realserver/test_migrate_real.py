@@ -28,7 +28,7 @@ from tests.support.migrate_host import HostExecutor, run_migrate
 from tests.support.real_server import admin_api_key, running_stack
 from tests.support.servers import Postgres, Redis, postgres_server, redis_server
 
-require_ttn_lw_stack()  # one skip line per module without the binary
+require_ttn_lw_stack()  # without the binary: skipped, one line for the suite
 
 GATEWAYS = [f"eui-00800000a00000{n:02x}" for n in range(1, 4)]
 DEVICES = ["dev-otaa", "dev-abp"]

@@ -42,7 +42,7 @@ from tests.support.real_server import (
 from tests.support.render import smoke_pod
 from tests.support.servers import LOOPBACK
 
-require_ttn_lw_stack()  # one skip line per module without the binary
+require_ttn_lw_stack()  # without the binary: skipped, one line for the suite
 
 
 @pytest.fixture(scope="module")

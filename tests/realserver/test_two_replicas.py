@@ -37,7 +37,7 @@ from tests.support.real_server import (
 )
 from tests.support.servers import LOOPBACK, Postgres, Redis
 
-require_ttn_lw_stack()  # one skip line per module without the binary
+require_ttn_lw_stack()  # without the binary: skipped, one line for the suite
 
 DEV_ADDR = "26011BDA"
 NWK_S_KEY = bytes.fromhex("2B7E151628AED2A6ABF7158809CF4F3C")

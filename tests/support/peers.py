@@ -12,8 +12,10 @@ the GitHub jobs) names them with the variables, or puts them in the default plac
 
 KUBE_API_KUBECONFIG (a running API server) takes the place of KUBE_API_BINARIES, and a
 `dagger` on PATH that of DAGGER_CLI. A peer that is absent skips each module of its suite
-with one line naming the variable. With TTS_CI_REQUIRE_PEERS=1 (`scripts/test --suite`)
-an absent peer fails instead: a job that exists to run a suite is never green from nothing.
+at import, all from absent() below, so pytest folds them into one line that names the
+variable (`SKIPPED [5] tests/support/peers.py:…`). With TTS_CI_REQUIRE_PEERS=1
+(`scripts/test --suite`) an absent peer fails instead: a job that exists to run a suite is
+never green from nothing.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ remove it (docs/smoke.md).
 import sys
 from dataclasses import dataclass
 
+import anyio
 import dagger
 from dagger import ReturnType, dag
 
@@ -93,6 +94,27 @@ async def _load(ctr: dagger.Container, archive: str, ref: str) -> tuple[dagger.C
     return await run_steps(ctr, steps, f"kind load {ref}")
 
 
+async def _built(containers: dict[str, dagger.Container]) -> dict[str, dagger.Container]:
+    """Each container evaluated, all at once; the first build that fails stops the others
+    and is raised as it is (a dagger.QueryError naming the failed step)."""
+    done: dict[str, dagger.Container] = {}
+    failed: list[dagger.QueryError] = []
+
+    async def sync(name: str, group: anyio.abc.TaskGroup) -> None:
+        try:
+            done[name] = await containers[name].sync()
+        except dagger.QueryError as err:
+            failed.append(err)
+            group.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as group:
+        for name in containers:
+            group.start_soon(sync, name, group)
+    if failed:
+        raise failed[0]
+    return {name: done[name] for name in containers}
+
+
 async def end_to_end(
     repo: dagger.Directory, image: dagger.Container, tag: str, cluster: Cluster
 ) -> str:
@@ -108,9 +130,9 @@ async def end_to_end(
     log: list[str] = []
     try:
         with phases("images built"):  # the TTS build, the smoke image and the runner's tools
-            images = {f"{KIND_IMAGE_REPOSITORY}:{tag}": await image.sync(),
-                      SMOKE_IMAGE: await smoke_image(repo).sync()}  # fmt: skip
-            tooled = await tools(repo).sync()
+            images = {f"{KIND_IMAGE_REPOSITORY}:{tag}": image, SMOKE_IMAGE: smoke_image(repo)}
+            images = await _built({**images, "tools": tools(repo)})
+            tooled = images.pop("tools")
         with phases("daemon up"):
             # Started explicitly: a bound service that no exec uses for a while may be
             # stopped, and the kind node container would stop with it.

@@ -53,7 +53,8 @@ def image_figures(build: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tarball = Path(tmp, "tts.tar")
         subprocess.run(["dagger", *build, "tarball", "export", "--path", str(tarball)],
-                       cwd=MODULE, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+                       cwd=MODULE, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)  # fmt: skip
         image = OciTarball(tarball)
         compressed, whole = image.size() / 2**20, tarball.stat().st_size / 2**20
         print(f"image: {len(image.layers)} layers, {compressed:.1f} MiB compressed, "

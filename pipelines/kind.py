@@ -38,8 +38,9 @@ DEFAULT_WAIT_SECONDS: Final = 180
 # kind's cluster name rule (pkg/internal/apis/config/validate.go).
 _KIND_NAME = re.compile(r"^[a-z0-9.-]+$")
 
-# Where containerd reads per-registry hosts.toml files. kind node images from v0.27 set it;
-# the config patch below sets it for older ones (kind site, examples/kind-with-registry.sh).
+# Where containerd reads per-registry hosts.toml files. The node image's containerd config
+# (kind v0.30) does not name it and containerd 2.1 has no default, so a mirror needs kind's
+# documented patch below (kind site, examples/kind-with-registry.sh); found with kind here.
 CONTAINERD_HOSTS_DIR: Final = "/etc/containerd/certs.d"
 _HOSTS_DIR_PATCH: Final = (
     f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CONTAINERD_HOSTS_DIR}"\n'

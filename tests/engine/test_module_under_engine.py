@@ -19,12 +19,12 @@ import pytest
 from pipelines import chart, versions
 from pipelines.scan import TRIVY_IMAGE
 from tests.dagger_module import TtsCi, functions
-from tests.engine.conftest import require_dagger_cli
+from tests.engine.conftest import require_engine
 from tests.support.oci_tarball import OciTarball
 from tests.support.paths import CHART, REPO_ROOT
 from tests.support.render import run
 
-require_dagger_cli()  # one skip line without the CLI
+require_engine()  # one skip line without the CLI or an engine it reaches
 
 CALL_TIMEOUT = 1800  # a cold engine loads the module in minutes
 LONG_WORK_IMAGES = (

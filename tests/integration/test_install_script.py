@@ -94,3 +94,28 @@ def test_a_peer_suite_without_its_peer_is_a_skip_and_a_deselection_is_not(
     nothing = run_lib(repo_root, "run_peer_pytest -q -m unit tests/realserver", env=named)
     assert nothing.returncode == 1, nothing.stdout + nothing.stderr
     assert "collected no tests" in nothing.stderr
+
+
+def test_the_engine_suite_skips_in_one_line_when_its_cli_reaches_no_engine(
+    repo_root: Path, tmp_path: Path
+) -> None:
+    """A dagger CLI with no engine behind it (no Docker daemon, a dead socket) is an absent
+    peer: CI on a machine with the CLI in the default place but no engine went red here."""
+    cli = os.environ.get("DAGGER_CLI") or pytest.skip("DAGGER_CLI is not set: no dagger CLI to try")
+    pytest_bin = Path(shutil.which("pytest") or "pytest")
+    env = {**os.environ, "PATH": f"{pytest_bin.parent}:{os.environ['PATH']}", "DAGGER_CLI": cli,
+           "TTS_CI_PEERS": str(tmp_path), "DOCKER_HOST": f"unix://{tmp_path}/docker.sock"}  # fmt: skip
+    env.pop("_EXPERIMENTAL_DAGGER_RUNNER_HOST", None)
+    no_docker = run_lib(repo_root, 'cd "$ROOT" && run_peer_pytest -q tests/engine', env=env)
+    assert no_docker.returncode == 0, no_docker.stdout + no_docker.stderr
+    assert "SKIPPED [1] " in no_docker.stdout
+    assert "reaches no engine (Error: start engine:" in no_docker.stdout
+    dead = {**env, "_EXPERIMENTAL_DAGGER_RUNNER_HOST": f"unix://{tmp_path}/engine.sock"}
+    no_engine = run_lib(repo_root, 'cd "$ROOT" && run_peer_pytest -q tests/engine', env=dead)
+    assert no_engine.returncode == 0, no_engine.stdout + no_engine.stderr
+    assert "engine.sock: no engine listens there" in no_engine.stdout
+    required = {**dead, "TTS_CI_REQUIRE_PEERS": "1"}
+    failed = run_lib(repo_root, 'cd "$ROOT" && run_peer_pytest -q tests/engine', env=required)
+    assert failed.returncode != 0, failed.stdout + failed.stderr
+    assert "no engine listens there" in failed.stdout
+    assert "(TTS_CI_REQUIRE_PEERS=1: this run exists to use the peer)" in failed.stdout

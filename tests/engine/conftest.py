@@ -22,7 +22,6 @@ import pytest
 from pipelines.versions import DAGGER_VERSION
 from tests.support import module_copy, peers
 
-
 RUNNER_HOST = "_EXPERIMENTAL_DAGGER_RUNNER_HOST"
 ENGINE_START_TIMEOUT = 600  # a laptop's first run pulls the engine image
 

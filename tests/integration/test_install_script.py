@@ -103,8 +103,10 @@ def test_the_engine_suite_skips_in_one_line_when_its_cli_reaches_no_engine(
     peer: CI on a machine with the CLI in the default place but no engine went red here."""
     cli = os.environ.get("DAGGER_CLI") or pytest.skip("DAGGER_CLI is not set: no dagger CLI to try")
     pytest_bin = Path(shutil.which("pytest") or "pytest")
-    env = {**os.environ, "PATH": f"{pytest_bin.parent}:{os.environ['PATH']}", "DAGGER_CLI": cli,
-           "TTS_CI_PEERS": str(tmp_path), "DOCKER_HOST": f"unix://{tmp_path}/docker.sock"}  # fmt: skip
+    path = f"{pytest_bin.parent}:{os.environ['PATH']}"
+    dead_docker = f"unix://{tmp_path}/docker.sock"
+    env = {**os.environ, "PATH": path, "DAGGER_CLI": cli, "TTS_CI_PEERS": str(tmp_path),
+           "DOCKER_HOST": dead_docker}  # fmt: skip
     env.pop("_EXPERIMENTAL_DAGGER_RUNNER_HOST", None)
     no_docker = run_lib(repo_root, 'cd "$ROOT" && run_peer_pytest -q tests/engine', env=env)
     assert no_docker.returncode == 0, no_docker.stdout + no_docker.stderr

@@ -17,7 +17,7 @@ from typing import NoReturn, TextIO
 
 import anyio
 
-from pipelines.smoke import polling, probes, registry, semtech
+from pipelines.smoke import device_probe, polling, probes, radio, registry, semtech
 from pipelines.smoke import target as targets
 from pipelines.smoke.registry import API_KEY_ENV
 
@@ -119,6 +119,24 @@ def _parser() -> _Parser:
     reg.add_argument("--frequency-plan", type=_plan,
                      help="frequency plan ID of the registered gateway: the deployment's "
                      "(required with an API key)")  # fmt: skip
+    dev = p.add_argument_group(
+        "The device probe",
+        "With --device (and an API key) an OTAA device of a new application joins through "
+        "the probe gateway, its uplink must reach the application over MQTT, and a downlink "
+        "queued over MQTT must come back in RX1 or RX2. The application, its key and the "
+        "device are removed again, also when a step fails.",
+    )
+    dev.add_argument("--device", action="store_true",
+                     help="run the device probe: LoRaWAN 1.0.3 OTAA via the gateway")  # fmt: skip
+    dev.add_argument("--device-deadline", type=_deadline,
+                     default=device_probe.DEFAULT_DEVICE_DEADLINE,
+                     help="seconds the device steps may take (default %(default)s)")  # fmt: skip
+    dev.add_argument("--mqtt-host", help="host of the MQTT server, if not --host")
+    dev.add_argument("--mqtt-port", type=_port, default=targets.DEFAULT_MQTT_PORT,
+                     help="MQTT port of the Application Server (default %(default)s; 8883 "
+                     "with --mqtt-tls)")  # fmt: skip
+    dev.add_argument("--mqtt-tls", action="store_true",
+                     help="MQTT over TLS, verified as --ca-bundle/--insecure say")  # fmt: skip
     tls = p.add_argument_group("TLS")
     tls.add_argument("--https", action="store_true", help="use HTTPS on --http-port (e.g. 8885)")
     tls.add_argument("--ca-bundle", type=Path, help="PEM CA bundle to verify the server with")
@@ -154,8 +172,8 @@ def _api_key(p: _Parser, args: argparse.Namespace) -> str | None:
 def _tls(p: _Parser, args: argparse.Namespace) -> Path | None:
     """The checked CA bundle; contradictions and non-PEM files are bad usage."""
     ca: Path | None = args.ca_bundle
-    if (ca is not None or args.insecure) and not args.https:
-        p.error("--ca-bundle and --insecure only apply with --https: add --https")
+    if (ca is not None or args.insecure) and not (args.https or args.mqtt_tls):
+        p.error("--ca-bundle and --insecure only apply with --https or --mqtt-tls: add one")
     if ca is not None and args.insecure:
         p.error("--ca-bundle and --insecure contradict each other: pass one")
     if ca is not None and not ca.is_file():
@@ -176,10 +194,15 @@ def _target(p: _Parser, args: argparse.Namespace) -> targets.Target:
             "an API key makes the probe register its gateway, which needs --frequency-plan: "
             "pass the deployment's plan ID (e.g. EU_863_870_TTN)"
         )
+    if args.device:
+        _device_usage(p, args, api_key)
     eui = args.gateway_eui
     if eui is None:
         eui = registry.random_probe_eui() if api_key else bytes.fromhex(targets.DEFAULT_GATEWAY_EUI)
-    for flag, host in [("--host", args.host), ("--udp-host", args.udp_host)]:
+    hosts = [("--host", args.host), ("--udp-host", args.udp_host)]
+    if args.device:
+        hosts.append(("--mqtt-host", args.mqtt_host))
+    for flag, host in hosts:
         if host is None:
             continue
         try:
@@ -198,7 +221,27 @@ def _target(p: _Parser, args: argparse.Namespace) -> targets.Target:
         metrics_password=os.environ.get(PASSWORD_ENV) or None,
         api_key=api_key,
         frequency_plan=args.frequency_plan,
+        device=args.device,
+        mqtt_host=args.mqtt_host,
+        mqtt_port=args.mqtt_port,
+        mqtt_tls=args.mqtt_tls,
     )
+
+
+def _device_usage(p: _Parser, args: argparse.Namespace, api_key: str | None) -> None:
+    """What --device needs, refused before any packet is sent."""
+    if api_key is None:
+        p.error(
+            f"--device registers an application and a device, which needs an API key: "
+            f"pass --api-key-file or set ${API_KEY_ENV}"
+        )
+    missing = [c for c in ("udp-ack", "gateway-connected") if c not in args.checks]
+    if missing:
+        p.error(f"--device runs on the probe gateway: --checks must include {','.join(missing)}")
+    try:
+        radio.uplink_channel(args.frequency_plan)
+    except ValueError as err:
+        p.error(f"--frequency-plan: {err}")
 
 
 class _Progress:
@@ -225,13 +268,17 @@ def _summary(results: list[polling.CheckResult]) -> str:
     lines = []
     for r in results:
         n = len(r.attempts)
+        if r.skipped:
+            lines.append(f"SKIP  {r.name:<18} {r.detail}")
+            continue
         lines.append(
             f"{'PASS' if r.ok else 'FAIL'}  {r.name:<18} {r.detail}"
             f"  [{n} attempt{'s' * (n != 1)}, {r.elapsed:.2f} s]"
         )
-    failed = [r.name for r in results if not r.ok]
+    ran = [r for r in results if not r.skipped]
+    failed = [r.name for r in ran if not r.ok]
     tail = f"; failed: {', '.join(failed)}" if failed else ""
-    lines.append(f"smoke: {len(results) - len(failed)} of {len(results)} checks passed{tail}")
+    lines.append(f"smoke: {len(ran) - len(failed)} of {len(ran)} checks passed{tail}")
     return "\n".join(lines)
 
 
@@ -243,8 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     progress = _Progress(sys.stderr)
     try:
         run = functools.partial(
-            probes.run_checks, target, args.deadline, on_attempt=progress, checks=args.checks
-        )
+            probes.run_checks, target, args.deadline, on_attempt=progress, checks=args.checks,
+            device_deadline=args.device_deadline,
+        )  # fmt: skip
         results = anyio.run(run)
     except Exception as err:  # a probe bug must still end in one line, not a traceback
         progress.close()
@@ -252,7 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         progress.close()
-    ok = all(r.ok for r in results)
+    if not target.device:
+        why = "not asked: --device not given"
+        results += [polling.skipped(name, why) for name in device_probe.STEPS]
+    ok = all(r.ok or r.skipped for r in results)
     if args.json:
         report = {
             "ok": ok,
@@ -263,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
                 "udp_port": target.udp_port,
                 "gateway_eui": target.gateway_eui.hex().upper(),
                 "registers_gateway": target.api_key is not None,
+                "device": target.device,
             },
             "deadline": args.deadline,
             "checks": [asdict(r) for r in results],

@@ -52,6 +52,7 @@ class CheckResult:
     detail: str
     elapsed: float
     attempts: list[Attempt]
+    skipped: bool = False  # not asked for: neither passed nor failed
 
 
 class ProbeFailure(AnswerError):
@@ -114,3 +115,8 @@ class Poller:
         attempt = Attempt(name, 1, False, why, at)
         self.on_attempt(attempt)
         return CheckResult(name, False, why, at, [attempt])
+
+
+def skipped(name: str, why: str) -> CheckResult:
+    """A step this run does not make, and why: no attempt, not a failure."""
+    return CheckResult(name, False, why, 0.0, [], skipped=True)

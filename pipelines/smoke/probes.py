@@ -30,15 +30,16 @@ from typing import Final
 import anyio
 import httpx
 
-from pipelines.smoke import registry
+from pipelines.smoke import device_probe, registry
 from pipelines.smoke.http_checks import check_gateway_connected, check_healthz
-from pipelines.smoke.polling import Attempt, Backoff, CheckResult, Poller
-from pipelines.smoke.target import DEFAULT_DEADLINE, Target, http_client
+from pipelines.smoke.polling import Attempt, Backoff, CheckResult, Poller, skipped
+from pipelines.smoke.target import DEFAULT_DEADLINE, Target, http_client, tls_context
 from pipelines.smoke.udp import announce, check_udp_ack
 
 CHECKS: Final = ("healthz", "udp-ack", "gateway-connected")
-# With an API key: the steps around the UDP checks, in report order.
-STEPS: Final = ("healthz", "register", "udp-ack", "gateway-connected", "unregister")
+# With an API key: the steps around the UDP checks, in report order; then the device's.
+STEPS: Final = ("healthz", "register", "udp-ack", "gateway-connected", *device_probe.STEPS,
+                "unregister")  # fmt: skip
 DEFAULT_BACKOFF: Final = Backoff()
 CLEANUP_DEADLINE: Final = 15.0  # removing the probe gateway, after the checks' deadline
 
@@ -87,6 +88,7 @@ async def run_checks(
     backoff: Backoff = DEFAULT_BACKOFF,
     on_attempt: Callable[[Attempt], None] = lambda _: None,
     checks: Sequence[str] = CHECKS,
+    device_deadline: float = device_probe.DEFAULT_DEVICE_DEADLINE,
 ) -> list[CheckResult]:
     """Poll the checks concurrently for up to `deadline` seconds; results in STEPS order.
 
@@ -94,7 +96,9 @@ async def run_checks(
     and gets at least MIN_ATTEMPT_TIMEOUT, so a run ends within deadline + 0.25 s (+ I/O).
     With an API key, the UDP checks wait for ``register`` (no packet from an unregistered
     EUI, whose refusal TTS would remember), and ``unregister`` runs afterwards whatever
-    happened, within CLEANUP_DEADLINE more seconds.
+    happened, within CLEANUP_DEADLINE more seconds. With ``target.device`` the device
+    probe's steps follow a connected gateway, all within `device_deadline` seconds, and
+    ``device-delete`` runs before ``unregister`` whatever happened.
     """
     if deadline < 0:
         raise ValueError(f"deadline {deadline} is negative")
@@ -111,6 +115,10 @@ async def run_checks(
         reg = None
         if udp and target.api_key is not None:
             reg = _Registration(client, target, target.api_key)
+        device = None
+        if reg is not None and target.device:
+            mqtt_tls = tls_context(target) if target.mqtt_tls else None
+            device = device_probe.DeviceProbe(client, target, reg.api_key, mqtt_tls=mqtt_tls)
         steps: dict[str, Callable[[], Awaitable[str]]] = {
             "healthz": lambda: check_healthz(target, client),
             "udp-ack": lambda: check_udp_ack(target),
@@ -130,10 +138,15 @@ async def run_checks(
                 if reg.gateway is None:
                     why = "not run: the probe gateway could not be registered"
                     results.update({name: poll.not_run(name, why) for name in udp})
+                    if target.device:
+                        results.update(await _device_steps(None, reg, None, poll, 0))
                     return
             async with anyio.create_task_group() as tg:
                 for name in udp:
                     tg.start_soon(run, name)
+            if target.device:
+                connected = results.get("gateway-connected")
+                results.update(await _device_steps(device, reg, connected, poll, device_deadline))
 
         try:
             async with anyio.create_task_group() as tg:
@@ -142,10 +155,34 @@ async def run_checks(
                 if udp:
                     tg.start_soon(run_udp)
         finally:
+            if device is not None and device.created.anything:
+                results["device-delete"] = await _cleanup(poll, "device-delete", device.delete)
+            elif target.device:
+                results["device-delete"] = skipped("device-delete", "nothing was created")
             if reg is not None and reg.gateway is not None:
-                with anyio.CancelScope(shield=True):
-                    cleanup_end = anyio.current_time() + CLEANUP_DEADLINE
-                    results["unregister"] = await poll(
-                        "unregister", reg.unregister, cleanup_end, registry.API_TIMEOUT
-                    )
+                results["unregister"] = await _cleanup(poll, "unregister", reg.unregister)
     return [results[name] for name in STEPS if name in results]
+
+
+async def _device_steps(
+    device: device_probe.DeviceProbe | None,
+    reg: _Registration | None,
+    connected: CheckResult | None,
+    poll: Poller,
+    deadline: float,
+) -> dict[str, CheckResult]:
+    """The device probe's results; not run without a registered, connected gateway."""
+    names = device_probe.STEPS
+    if device is None or reg is None or reg.owner is None or not (connected and connected.ok):
+        why = "not run: the device needs the probe gateway registered and connected"
+        return {name: poll.not_run(name, why) for name in names[:-1]}
+    device.owner = reg.owner
+    return await device_probe.run_steps(device, poll, deadline)
+
+
+async def _cleanup(poll: Poller, name: str, remove: Callable[[], Awaitable[str]]) -> CheckResult:
+    """A removal step that runs whatever happened: shielded, CLEANUP_DEADLINE more seconds."""
+    with anyio.CancelScope(shield=True):
+        end = anyio.current_time() + CLEANUP_DEADLINE
+        result = await poll(name, remove, end, registry.API_TIMEOUT)
+    return result

@@ -68,7 +68,7 @@ def random_probe_eui() -> bytes:
     return PROBE_EUI_PREFIX + secrets.token_bytes(8 - len(PROBE_EUI_PREFIX))
 
 
-async def _call(
+async def call(
     client: httpx.AsyncClient,
     api_key: str,
     method: str,
@@ -92,7 +92,7 @@ async def _call(
         raise RegistryError(f"{what} answered {response.status_code}") from None
 
 
-def _refused(what: str, status: int, answer: dict[str, Any]) -> RegistryError:
+def refused(what: str, status: int, answer: dict[str, Any]) -> RegistryError:
     message = str(answer.get("message") or "no message")[:300]
     hint = ""
     if status == httpx.codes.UNAUTHORIZED:
@@ -106,9 +106,9 @@ def _refused(what: str, status: int, answer: dict[str, Any]) -> RegistryError:
 
 async def whoami(client: httpx.AsyncClient, api_key: str) -> Owner:
     """The user or organization the API key belongs to."""
-    status, answer = await _call(client, api_key, "GET", "/auth_info")
+    status, answer = await call(client, api_key, "GET", "/auth_info")
     if status != httpx.codes.OK:
-        raise _refused(f"GET {API}/auth_info", status, answer)
+        raise refused(f"GET {API}/auth_info", status, answer)
     ids = answer.get("api_key", {}).get("entity_ids", {})
     for kind, key, field in [
         ("users", "user_ids", "user_id"),
@@ -151,7 +151,7 @@ async def create(
         },
         "collaborator": {f"{entity}_ids": {f"{entity}_id": owner.id}},
     }
-    status, answer = await _call(client, api_key, "POST", path, body)
+    status, answer = await call(client, api_key, "POST", path, body)
     if status == httpx.codes.CONFLICT:
         if ours_if_exists:
             return gateway
@@ -161,21 +161,21 @@ async def create(
             final=True,
         )
     if not httpx.codes.is_success(status):
-        raise _refused(f"POST {API}{path}", status, answer)
+        raise refused(f"POST {API}{path}", status, answer)
     return gateway
 
 
 async def connection(client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway) -> str:
     """How the gateway is connected now; RegistryError while it is not."""
     path = f"/gs/gateways/{gateway.gateway_id}/connection/stats"
-    status, answer = await _call(client, api_key, "GET", path)
+    status, answer = await call(client, api_key, "GET", path)
     if status == httpx.codes.NOT_FOUND:
         raise RegistryError(
             f"gateway {gateway.gateway_id} is registered but not connected "
             f"({str(answer.get('message') or 'not connected')[:200]})"
         )
     if status != httpx.codes.OK:
-        raise _refused(f"GET {API}{path}", status, answer)
+        raise refused(f"GET {API}{path}", status, answer)
     protocol, since = answer.get("protocol"), answer.get("connected_at")
     if protocol != "udp" or not isinstance(since, str) or answer.get("disconnected_at"):
         raise RegistryError(
@@ -191,7 +191,7 @@ async def remove(client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway)
     action, path = "deleted", f"/gateways/{gateway.gateway_id}"
     if gateway.owner.admin:
         action, path = "purged", f"{path}/purge"
-    status, answer = await _call(client, api_key, "DELETE", path)
+    status, answer = await call(client, api_key, "DELETE", path)
     if not httpx.codes.is_success(status):
-        raise _refused(f"DELETE {API}{path}", status, answer)
+        raise refused(f"DELETE {API}{path}", status, answer)
     return f"gateway {gateway.gateway_id} {action}"

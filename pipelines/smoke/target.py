@@ -12,6 +12,7 @@ import httpx
 DEFAULT_HOST: Final = "localhost"
 DEFAULT_HTTP_PORT: Final = 1885
 DEFAULT_UDP_PORT: Final = 1700
+DEFAULT_MQTT_PORT: Final = 1883
 # The gateway_ID of Semtech's sample global_conf.json: obviously a test gateway.
 DEFAULT_GATEWAY_EUI: Final = "AA555A0000000000"
 DEFAULT_DEADLINE: Final = 30.0
@@ -36,10 +37,17 @@ class Target:
     # With a key the probe registers its gateway on this plan (the deployment's).
     api_key: str | None = field(default=None, repr=False)
     frequency_plan: str | None = None
+    # The device probe (device_probe.py) on the registered gateway, and the application's MQTT.
+    device: bool = False
+    mqtt_host: str | None = None
+    mqtt_port: int = DEFAULT_MQTT_PORT
+    mqtt_tls: bool = False
 
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.frequency_plan:
             raise ValueError("registering the probe gateway needs its frequency plan")
+        if self.device and self.api_key is None:
+            raise ValueError("the device probe needs an API key: it registers its device")
 
     @property
     def base_url(self) -> str:
@@ -51,6 +59,17 @@ class Target:
     def udp_address(self) -> str:
         """Where the Semtech UDP probe sends: udp_host, else host."""
         return self.udp_host or self.host
+
+
+def tls_context(target: Target) -> ssl.SSLContext:
+    """TLS as the target asks: the CA bundle, the system roots, or (insecure) no checks."""
+    context = ssl.create_default_context(
+        cafile=str(target.ca_bundle) if target.ca_bundle is not None else None
+    )
+    if target.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def http_client(target: Target) -> httpx.AsyncClient:

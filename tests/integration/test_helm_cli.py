@@ -163,6 +163,9 @@ def test_rendered_smoke_command_passes_against_the_tts_standin(tmp_path: Path) -
         }
         for flag, value in swaps.items():
             args[args.index(flag) + 1] = value
+        # The model has no devices: tests/realserver runs the device probe, the real server.
+        assert args[args.index("--mqtt-port") + 1] == "1883"
+        args.remove("--device")
         command = [sys.executable, *container["command"][1:], *args]
         result = subprocess.run(
             command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False

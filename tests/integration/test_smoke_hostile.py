@@ -9,6 +9,7 @@ import anyio
 import pytest
 
 from pipelines.smoke import Target, run_checks
+from pipelines.smoke.device_probe import STEPS
 from tests.support.paths import REPO_ROOT
 from tests.support.protocol_standin import ENDLESS, Answer, hostile
 
@@ -114,4 +115,5 @@ async def test_the_cli_fails_hostile_answers_with_one_line_each_and_no_traceback
     assert lines[1].startswith("PASS  udp-ack ")
     assert lines[2].startswith("FAIL  gateway-connected ")
     assert "not Prometheus text" in lines[2]
-    assert lines[3] == "smoke: 1 of 3 checks passed; failed: healthz, gateway-connected"
+    assert lines[3:-1] == [f"SKIP  {name:<18} not asked: --device not given" for name in STEPS]
+    assert lines[-1] == "smoke: 1 of 3 checks passed; failed: healthz, gateway-connected"

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from pipelines.smoke import CheckResult, Target, run_checks, semtech
+from pipelines.smoke.device_probe import STEPS as DEVICE_STEPS
 from pipelines.smoke.registry import API_KEY_ENV
 from pipelines.smoke.target import DEFAULT_GATEWAY_EUI
 from tests.support.protocol_standin import STANDIN_API_KEY, Standin, standin
@@ -35,7 +36,8 @@ def smoke_cli(
 
 
 def names(results: list[CheckResult]) -> list[tuple[str, bool]]:
-    return [(r.name, r.ok) for r in results]
+    """(name, ok) of the steps that ran (the device probe's are skipped unless asked)."""
+    return [(r.name, r.ok) for r in results if not r.skipped]
 
 
 @pytest.mark.anyio
@@ -84,6 +86,7 @@ async def test_without_a_key_an_unregistered_gateway_is_acked_but_never_connects
     assert "PASS  udp-ack" in cli.stdout
     assert "FAIL  gateway-connected" in cli.stdout
     assert cli.stdout.splitlines()[-1].endswith("failed: gateway-connected")
+    assert "SKIP  device-create      not asked: --device not given" in cli.stdout
 
 
 @pytest.mark.anyio
@@ -109,8 +112,11 @@ def test_cli_with_a_key_passes_with_json_report() -> None:
     assert eui != DEFAULT_GATEWAY_EUI  # a fresh EUI per run
     assert report["target"]["registers_gateway"] is True
     steps = ["healthz", "register", "udp-ack", "gateway-connected", "unregister"]
-    assert [c["name"] for c in report["checks"]] == steps
-    assert all(c["ok"] and c["attempts"][-1]["ok"] for c in report["checks"])
+    ran = [c for c in report["checks"] if not c["skipped"]]
+    assert [c["name"] for c in ran] == steps
+    assert all(c["ok"] and c["attempts"][-1]["ok"] for c in ran)
+    skipped = [(c["name"], c["detail"]) for c in report["checks"] if c["skipped"]]
+    assert skipped == [(name, "not asked: --device not given") for name in DEVICE_STEPS]
     # Not a TTY: one plain progress line per attempt on stderr.
     attempts = sum(len(c["attempts"]) for c in report["checks"])
     assert len(result.stderr.splitlines()) == attempts
@@ -215,6 +221,7 @@ def test_cli_against_stopped_stack_names_the_failing_checks() -> None:
     assert result.stdout.splitlines()[-1] == (
         "smoke: 0 of 3 checks passed; failed: healthz, udp-ack, gateway-connected"
     )
+    assert "SKIP  join               not asked: --device not given" in result.stdout
     assert as_json.returncode == 1
     report = json.loads(as_json.stdout)
     assert report["ok"] is False
@@ -293,9 +300,9 @@ async def test_udp_host_and_check_selection() -> None:
         routed = dataclasses.replace(elsewhere, udp_host=LOOPBACK)
         ok = await run_checks(routed, deadline=5, checks=["udp-ack"])
         missed = await run_checks(elsewhere, deadline=1, checks=["udp-ack", "healthz"])
-    assert [(r.name, r.ok) for r in ok] == [("udp-ack", True)]
+    assert names(ok) == [("udp-ack", True)]
     assert f"from {LOOPBACK}:" in ok[0].detail
-    assert [(r.name, r.ok) for r in missed] == [("healthz", False), ("udp-ack", False)]
+    assert names(missed) == [("healthz", False), ("udp-ack", False)]
 
 
 @pytest.mark.anyio

@@ -69,12 +69,15 @@ def _smoke_argv(stack: Stack, key_dir: Path | None) -> list[str]:
         "--udp-host": LOOPBACK,
         "--http-port": str(stack.http_port),
         "--udp-port": str(stack.udp_port),
+        "--mqtt-host": LOOPBACK,
+        "--mqtt-port": stack.env["TTN_LW_AS_MQTT_LISTEN"].rsplit(":", 1)[1],
     }
     for flag, value in swaps.items():
         argv[argv.index(flag) + 1] = value
     key_at = argv.index("--api-key-file")
     if key_dir is None:
         del argv[key_at : key_at + 2]
+        argv.remove("--device")  # the device probe needs the key
     else:
         [mount] = probe["volumeMounts"]
         argv[key_at + 1] = argv[key_at + 1].replace(mount["mountPath"], str(key_dir))
@@ -169,25 +172,36 @@ def test_a_key_the_server_does_not_know_fails_register_at_once(stack: Stack) -> 
     assert took < 10  # final: not retried until the 30 s deadline
 
 
-def test_the_helm_test_flow_registers_and_connects_a_gateway(stack: Stack, tmp_path: Path) -> None:
+def test_the_helm_test_flow_connects_a_gateway_and_a_device_end_to_end(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """The smoke pod as the chart runs it: gateway, then an OTAA device joins, its uplink
+    reaches MQTT and a downlink queued there comes back; everything it made is removed."""
     init_output = _make_api_key(stack, tmp_path)
     key = json.loads((tmp_path / "api-key.json").read_text())["key"]
     assert key.startswith("NNSXS.")
     assert key not in init_output  # warn level: create-user-api-key logs the key at INFO
     started = time.monotonic()
     result = subprocess.run(
-        _smoke_argv(stack, tmp_path), capture_output=True, text=True, timeout=120, check=False
+        _smoke_argv(stack, tmp_path), capture_output=True, text=True, timeout=180, check=False
     )
     took = time.monotonic() - started
     print(result.stdout, result.stderr, f"smoke run: {took:.2f} s", sep="\n")
     assert result.returncode == 0, stack.log_text()[-4000:]
-    assert "5 of 5 checks passed" in result.stdout
+    assert "10 of 10 checks passed" in result.stdout
     assert "connected over udp since" in result.stdout
+    assert re.search(
+        r"PASS  join +JoinAccept in RX[12] [\d.]+ s after the JoinRequest", result.stdout
+    )
+    assert re.search(r"PASS  uplink +uplink FCnt \d+ on FPort 42 reached MQTT", result.stdout)
+    assert re.search(
+        r"PASS  downlink +downlink FCnt \d+ on FPort 43 in RX[12] of uplink", result.stdout
+    )
     assert key not in result.stdout + result.stderr
     gateway = re.search(r"gateway (eui-[0-9a-f]{16}) purged", result.stdout)
-    assert gateway is not None
-    gone = httpx.get(
-        f"http://{LOOPBACK}:{stack.http_port}/api/v3/gateways/{gateway[1]}",
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    assert gone.status_code == 404
+    application = re.search(r"application (tts-ci-probe-[0-9a-f]{8}) purged", result.stdout)
+    assert gateway is not None, result.stdout
+    assert application is not None, result.stdout
+    for path in (f"/gateways/{gateway[1]}", f"/applications/{application[1]}"):
+        gone = stack.api("GET", path, key)
+        assert gone.status_code == 404, (path, gone.text)

@@ -30,13 +30,13 @@ class FrameError(ValueError):
     """A frame this device must not accept: wrong type, size, address, counter or MIC."""
 
 
-def _aes(key: bytes, data: bytes) -> bytes:
+def aes_encrypt(key: bytes, data: bytes) -> bytes:
     """AES-128 encryption of whole blocks (ECB: each block alone, as the spec uses it)."""
     encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305
     return encryptor.update(data) + encryptor.finalize()
 
 
-def _cmac(key: bytes, data: bytes) -> bytes:
+def cmac4(key: bytes, data: bytes) -> bytes:
     cmac = CMAC(algorithms.AES(key))
     cmac.update(data)
     return cmac.finalize()[:MIC_SIZE]
@@ -46,7 +46,7 @@ def join_request(app_key: bytes, join_eui: bytes, dev_eui: bytes, dev_nonce: int
     """MHDR | JoinEUI | DevEUI | DevNonce | MIC, the MIC over the rest with the AppKey."""
     message = bytes([JOIN_REQUEST]) + join_eui[::-1] + dev_eui[::-1]
     message += struct.pack("<H", dev_nonce)
-    return message + _cmac(app_key, message)
+    return message + cmac4(app_key, message)
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,9 @@ def accept_join(phy: bytes, app_key: bytes, dev_nonce: int) -> Session:
         raise FrameError(f"not a JoinAccept: MHDR 0x{phy[:1].hex() or '(empty)'}")
     if len(phy) not in (1 + 12 + MIC_SIZE, 1 + 12 + BLOCK + MIC_SIZE):
         raise FrameError(f"JoinAccept of {len(phy)} bytes: a 1.0.x one has 17 or 33")
-    plain = _aes(app_key, phy[1:])
+    plain = aes_encrypt(app_key, phy[1:])
     body, mic = plain[:-MIC_SIZE], plain[-MIC_SIZE:]
-    if _cmac(app_key, phy[:1] + body) != mic:
+    if cmac4(app_key, phy[:1] + body) != mic:
         raise FrameError("JoinAccept MIC does not verify with the device's AppKey")
     app_nonce, net_id = body[0:3], body[3:6]
     (dev_addr,) = struct.unpack("<I", body[6:10])
@@ -83,25 +83,25 @@ def accept_join(phy: bytes, app_key: bytes, dev_nonce: int) -> Session:
     pad = bytes(BLOCK - 1 - len(seed))
     return Session(
         dev_addr=dev_addr,
-        nwk_s_key=_aes(app_key, b"\x01" + seed + pad),
-        app_s_key=_aes(app_key, b"\x02" + seed + pad),
+        nwk_s_key=aes_encrypt(app_key, b"\x01" + seed + pad),
+        app_s_key=aes_encrypt(app_key, b"\x02" + seed + pad),
         rx1_delay=rx_delay or 1,  # 0 means 1 s
     )
 
 
-def _cipher(key: bytes, direction: int, dev_addr: int, f_cnt: int, payload: bytes) -> bytes:
+def payload_cipher(key: bytes, direction: int, dev_addr: int, f_cnt: int, payload: bytes) -> bytes:
     """FRMPayload encryption (and decryption: the XOR is its own inverse), section 4.3.3."""
     blocks = (len(payload) + BLOCK - 1) // BLOCK
     counter = b"".join(
         struct.pack("<B4xBIIxB", 0x01, direction, dev_addr, f_cnt, i + 1) for i in range(blocks)
     )
-    stream = _aes(key, counter)
+    stream = aes_encrypt(key, counter)
     return bytes(a ^ b for a, b in zip(payload, stream, strict=False))
 
 
-def _frame_mic(key: bytes, direction: int, dev_addr: int, f_cnt: int, message: bytes) -> bytes:
+def frame_mic(key: bytes, direction: int, dev_addr: int, f_cnt: int, message: bytes) -> bytes:
     b0 = struct.pack("<B4xBIIxB", 0x49, direction, dev_addr, f_cnt, len(message))
-    return _cmac(key, b0 + message)
+    return cmac4(key, b0 + message)
 
 
 def data_uplink(session: Session, f_cnt: int, f_port: int, payload: bytes) -> bytes:
@@ -110,8 +110,8 @@ def data_uplink(session: Session, f_cnt: int, f_port: int, payload: bytes) -> by
         raise ValueError(f"FPort {f_port} is not an application port (1..223)")
     message = struct.pack("<BIBH", UNCONFIRMED_UP, session.dev_addr, 0, f_cnt & 0xFFFF)
     message += bytes([f_port])
-    message += _cipher(session.app_s_key, UP, session.dev_addr, f_cnt, payload)
-    return message + _frame_mic(session.nwk_s_key, UP, session.dev_addr, f_cnt, message)
+    message += payload_cipher(session.app_s_key, UP, session.dev_addr, f_cnt, payload)
+    return message + frame_mic(session.nwk_s_key, UP, session.dev_addr, f_cnt, message)
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def read_downlink(session: Session, phy: bytes, min_f_cnt: int) -> Downlink:
     if f_cnt < min_f_cnt:
         f_cnt += 0x10000
     message, mic = phy[:-MIC_SIZE], phy[-MIC_SIZE:]
-    if _frame_mic(session.nwk_s_key, DOWN, dev_addr, f_cnt, message) != mic:
+    if frame_mic(session.nwk_s_key, DOWN, dev_addr, f_cnt, message) != mic:
         raise FrameError(
             f"downlink MIC does not verify for FCnt {f_cnt} (expected at least {min_f_cnt}): "
             "a wrong frame counter or key"
@@ -156,4 +156,6 @@ def read_downlink(session: Session, phy: bytes, min_f_cnt: int) -> Downlink:
         return Downlink(kind, f_cnt, None, b"", f_opts)
     f_port, encrypted = rest[0], rest[1:]
     key = session.nwk_s_key if f_port == 0 else session.app_s_key
-    return Downlink(kind, f_cnt, f_port, _cipher(key, DOWN, dev_addr, f_cnt, encrypted), f_opts)
+    return Downlink(
+        kind, f_cnt, f_port, payload_cipher(key, DOWN, dev_addr, f_cnt, encrypted), f_opts
+    )

@@ -228,18 +228,20 @@ def _outside(what: str, heard: int | None, uplink: int, delay: int) -> str:
 
 
 async def run_steps(device: DeviceProbe, poll: Poller, deadline: float) -> dict[str, CheckResult]:
-    """Poll each step but the last in turn within `deadline` seconds; after a failure the rest
+    """Poll each step but the last in turn; attempts start within `deadline` seconds and a
+    radio step's last one may end up to its attempt timeout later. After a failure the rest
     are not run. ``device-delete`` is the caller's, whatever happened."""
     steps = [
         ("device-create", device.create, API_TIMEOUT),
-        ("join", device.join, join_timeout()),
+        ("join", device.join, join_timeout() + 1),
         ("uplink", device.uplink, UPLINK_TO_MQTT + 1),
         ("downlink", device.downlink, downlink_timeout()),
     ]
     end = anyio.current_time() + deadline
     results: dict[str, CheckResult] = {}
     for number, (name, attempt, attempt_timeout) in enumerate(steps):
-        results[name] = await poll(name, attempt, end, attempt_timeout)
+        radio_step = name != "device-create"  # waits on receive windows: never cut short
+        results[name] = await poll(name, attempt, end, attempt_timeout, whole=radio_step)
         if not results[name].ok:
             for later, _, _ in steps[number + 1 :]:
                 results[later] = poll.not_run(later, f"not run: {name} failed")

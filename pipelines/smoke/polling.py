@@ -89,12 +89,17 @@ class Poller:
         attempt: Callable[[], Awaitable[str]],
         deadline: float,
         attempt_timeout: float = ATTEMPT_TIMEOUT,
+        *,
+        whole: bool = False,
     ) -> CheckResult:
+        """Attempts until one passes, one fails finally, or `deadline` passes. The last
+        attempt is cut at the deadline, unless `whole` (an attempt that waits on a radio
+        window is worthless cut short): then each gets its full `attempt_timeout`."""
         attempts: list[Attempt] = []
         delays = self.backoff.delays()
         while True:
             budget = max(deadline - anyio.current_time(), MIN_ATTEMPT_TIMEOUT)
-            timeout = min(attempt_timeout, budget)
+            timeout = attempt_timeout if whole else min(attempt_timeout, budget)
             ok, final, detail = False, False, f"no answer within {timeout:.2f} s"
             with anyio.move_on_after(timeout):
                 try:

@@ -8,7 +8,7 @@
 UV_VERSION=$(sed -n 's/^UV_VERSION: Final = "\(.*\)"$/\1/p' "$ROOT/pipelines/versions.py")
 GO_MIN_VERSION=1.24               # tools/go.mod's `go` line
 # Debian packages the suite runs for real: servers for the integration tests.
-APT_PACKAGES=(redis-server postgresql openssh-server)
+APT_PACKAGES=(redis-server postgresql openssh-server mosquitto)
 
 step() { printf '\n==> %s\n' "$*"; }
 note() { printf '    %s\n' "$*"; }

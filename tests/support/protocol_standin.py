@@ -30,6 +30,9 @@ so a bug there is not mirrored here. It models, from lorawan-stack v3.32.0:
   ``GET /gateways/{id}``;
   ``GET /gs/gateways/{id}/connection/stats`` (404 while not connected);
   ``DELETE /gateways/{id}`` and ``/gateways/{id}/purge``. One key, one admin user.
+- Devices (tests/support/device_standin.py): applications, keys and OTAA devices, the join,
+  uplinks to MQTT and downlinks from it, with ``--mqtt-port`` (a real mosquitto), and the
+  faults of ``--device-fault``.
 
 Run by hand: ``python -m tests.support.protocol_standin --api-key KEY``; it binds 127.0.0.1 on free
 ports and prints ``READY http=<port> udp=<port>``.
@@ -38,8 +41,10 @@ ports and prints ``READY http=<port> udp=<port>``.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
+import secrets
 import select
 import ssl
 import subprocess
@@ -56,10 +61,11 @@ from anyio.abc import ByteStream, SocketAttribute, UDPSocket
 from anyio.streams.tls import TLSListener
 
 from pipelines.smoke import Target
+from tests.support.device_standin import FAULTS, DeviceNetwork
 from tests.support.paths import REPO_ROOT
 from tests.support.servers import LOOPBACK, stop
 
-PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_ACK, TX_ACK = 0, 1, 2, 4, 5
+PUSH_DATA, PUSH_ACK, PULL_DATA, PULL_RESP, PULL_ACK, TX_ACK = 0, 1, 2, 3, 4, 5
 TYPE_NAMES = {PUSH_DATA: "PushData", PULL_DATA: "PullData", TX_ACK: "TxAck"}
 RATE_MESSAGES, RATE_THRESHOLD = 10, 0.010
 ADMIN = "admin"
@@ -92,6 +98,10 @@ class GatewayServer:
     received: int = 0
     forwarded: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
+    devices: DeviceNetwork = field(default_factory=DeviceNetwork)
+    downlink_path: dict[bytes, tuple[str, int]] = field(
+        default_factory=dict
+    )  # EUI -> PULL_DATA addr
 
     def filter(self, datagram: bytes) -> tuple[int, bytes] | None:
         """(packet type, EUI) of an accepted uplink datagram; None when dropped."""
@@ -192,6 +202,9 @@ class GatewayServer:
                 return 404, {"code": 5, "message": "error:pkg/identityserver:gateway_not_found"}
             self.disconnect(eui)
             return 200, {}
+        device_answer = self.devices.api(method, parts, body)
+        if device_answer is not None:
+            return device_answer
         return 404, {"code": 5, "message": "error:pkg/web:not_found"}
 
     def create(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -217,7 +230,28 @@ async def serve_udp(gs: GatewayServer, sock: UDPSocket) -> None:
             if ptype in (PUSH_DATA, PULL_DATA):
                 ack = PUSH_ACK if ptype == PUSH_DATA else PULL_ACK
                 await sock.sendto(datagram[:3] + bytes([ack]), addr[0], addr[1])
+            if ptype == PULL_DATA:
+                gs.downlink_path[eui] = (addr[0], addr[1])
             tg.start_soon(gs.connect, eui)
+            if ptype == PUSH_DATA and gs.connections.get(eui, "absent") is None:
+                for rxpk in json.loads(datagram[12:] or b"{}").get("rxpk", []):
+                    send = _pull_resp(sock, gs.downlink_path.get(eui))
+                    await gs.devices.uplink(base64.b64decode(rxpk["data"]), rxpk["tmst"], send)
+
+
+def _pull_resp(sock: UDPSocket, path: tuple[str, int] | None) -> Any:
+    """How a frame goes to the gateway: a PULL_RESP to its downlink path (none: dropped)."""
+
+    async def send(phy: bytes, tmst: int) -> None:
+        if path is None:
+            return
+        txpk = {"imme": False, "tmst": tmst % (1 << 32), "freq": 868.1, "rfch": 0, "powe": 14,
+                "modu": "LORA", "datr": "SF7BW125", "codr": "4/5", "ipol": True,
+                "size": len(phy), "data": base64.b64encode(phy).decode()}  # fmt: skip
+        header = bytes([2]) + secrets.token_bytes(2) + bytes([PULL_RESP])
+        await sock.sendto(header + json.dumps({"txpk": txpk}).encode(), path[0], path[1])
+
+    return send
 
 
 HEALTH = {
@@ -309,6 +343,7 @@ async def hostile(answers: dict[str, Answer]) -> AsyncIterator[tuple[int, int]]:
 async def main(args: argparse.Namespace) -> None:
     """Bind free loopback ports, announce them, serve until killed."""
     gs = GatewayServer(args.api_key, args.connect_delay)
+    gs.devices = DeviceNetwork(args.device_fault, args.mqtt_port)
     for eui in args.registered:
         gs.registered[f"eui-{eui.lower()}"] = bytes.fromhex(eui)
     sock = await anyio.create_udp_socket(local_host="127.0.0.1", local_port=0)
@@ -323,6 +358,7 @@ async def main(args: argparse.Namespace) -> None:
     print(f"READY http={http_port} udp={udp_port}", flush=True)
     async with anyio.create_task_group() as tg:
         tg.start_soon(serve_udp, gs, sock)
+        tg.start_soon(gs.devices.run_mqtt)
         await served.serve(_serving(gs))
 
 
@@ -389,6 +425,9 @@ if __name__ == "__main__":
     parser.add_argument("--connect-delay", type=float, default=0.05)
     parser.add_argument("--tls-cert", help="PEM certificate: serve HTTPS instead of HTTP")
     parser.add_argument("--tls-key", help="PEM key for --tls-cert")
+    parser.add_argument("--mqtt-port", type=int, help="the MQTT broker the model publishes to")
+    parser.add_argument("--device-fault", choices=FAULTS, default="none",
+                        help="what the device side gets wrong")  # fmt: skip
     try:
         anyio.run(main, parser.parse_args())
     except KeyboardInterrupt:

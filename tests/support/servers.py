@@ -8,8 +8,10 @@ owned by and run as the `postgres` user that Debian's package creates.
 
 from __future__ import annotations
 
+import getpass
 import glob
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -48,8 +50,8 @@ def binary(name: str) -> str:
     )
     if found is None:
         pytest.fail(
-            f"{name} is not installed: run scripts/test (it installs redis-server, postgresql "
-            "and openssh-server)"
+            f"{name} is not installed: run scripts/test (it installs redis-server, postgresql, "
+            "openssh-server and mosquitto)"
         )
     return found
 
@@ -143,6 +145,28 @@ def redis_server(
             "--save", "", "--appendonly", "no", *auth, *config]  # fmt: skip
     with listening(argv, directory / "redis.log", port, "redis-server"):
         yield Redis(port, directory, password, ca)
+
+
+@contextmanager
+def mosquitto_server(directory: Path, *, only_user: str | None = None) -> Iterator[int]:
+    """mosquitto (an MQTT broker) on a free loopback port; its port. Anyone may connect,
+    unless `only_user`: then every other login is refused (CONNACK "not authorized")."""
+    port = free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    # Started as root, mosquitto drops to user "mosquitto", who cannot read a test's files.
+    config = [f"listener {port} {LOOPBACK}", "persistence false", f"user {getpass.getuser()}"]
+    if only_user is None:
+        config.append("allow_anonymous true")
+    else:
+        passwords = directory / "passwords"
+        subprocess.run([binary("mosquitto_passwd"), "-c", "-b", str(passwords), only_user,
+                        secrets.token_hex(16)], check=True, capture_output=True)  # fmt: skip
+        config += ["allow_anonymous false", f"password_file {passwords}"]
+    conf = directory / "mosquitto.conf"
+    conf.write_text("\n".join(config) + "\n")
+    with listening([binary("mosquitto"), "-c", str(conf)], directory / "mosquitto.log", port,
+                   "mosquitto"):  # fmt: skip
+        yield port
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,12 @@ def _parser() -> _Parser:
                      "with --mqtt-tls)")  # fmt: skip
     dev.add_argument("--mqtt-tls", action="store_true",
                      help="MQTT over TLS, verified as --ca-bundle/--insecure say")  # fmt: skip
+    dev.add_argument("--gateway-protocol", choices=targets.GATEWAY_PROTOCOLS, default="udp",
+                     help="how the device's gateway talks to the network: Semtech UDP "
+                     "(default) or LoRa Basic Station (LNS, websockets)")  # fmt: skip
+    dev.add_argument("--lns-uri", help="the LNS endpoint of --gateway-protocol basic-station "
+                     f"(default ws://HOST:{targets.DEFAULT_LNS_PORT}; wss:// verified as "
+                     "--ca-bundle/--insecure say)")  # fmt: skip
     tls = p.add_argument_group("TLS")
     tls.add_argument("--https", action="store_true", help="use HTTPS on --http-port (e.g. 8885)")
     tls.add_argument("--ca-bundle", type=Path, help="PEM CA bundle to verify the server with")
@@ -172,8 +178,12 @@ def _api_key(p: _Parser, args: argparse.Namespace) -> str | None:
 def _tls(p: _Parser, args: argparse.Namespace) -> Path | None:
     """The checked CA bundle; contradictions and non-PEM files are bad usage."""
     ca: Path | None = args.ca_bundle
-    if (ca is not None or args.insecure) and not (args.https or args.mqtt_tls):
-        p.error("--ca-bundle and --insecure only apply with --https or --mqtt-tls: add one")
+    wss = (args.lns_uri or "").startswith("wss://")
+    if (ca is not None or args.insecure) and not (args.https or args.mqtt_tls or wss):
+        p.error(
+            "--ca-bundle and --insecure only apply with --https, --mqtt-tls or a wss:// "
+            "--lns-uri: add one"
+        )
     if ca is not None and args.insecure:
         p.error("--ca-bundle and --insecure contradict each other: pass one")
     if ca is not None and not ca.is_file():
@@ -196,6 +206,8 @@ def _target(p: _Parser, args: argparse.Namespace) -> targets.Target:
         )
     if args.device:
         _device_usage(p, args, api_key)
+    elif args.gateway_protocol != "udp" or args.lns_uri is not None:
+        p.error("--gateway-protocol and --lns-uri choose the device's gateway: add --device")
     eui = args.gateway_eui
     if eui is None:
         eui = registry.random_probe_eui() if api_key else bytes.fromhex(targets.DEFAULT_GATEWAY_EUI)
@@ -225,6 +237,8 @@ def _target(p: _Parser, args: argparse.Namespace) -> targets.Target:
         mqtt_host=args.mqtt_host,
         mqtt_port=args.mqtt_port,
         mqtt_tls=args.mqtt_tls,
+        gateway_protocol=args.gateway_protocol,
+        lns_uri=args.lns_uri,
     )
 
 
@@ -242,6 +256,14 @@ def _device_usage(p: _Parser, args: argparse.Namespace, api_key: str | None) -> 
         radio.uplink_channel(args.frequency_plan)
     except ValueError as err:
         p.error(f"--frequency-plan: {err}")
+    lns = args.lns_uri
+    if lns is not None and (
+        not re.fullmatch(r"wss?://[^/\s]+/?", lns) or args.gateway_protocol == "udp"
+    ):
+        p.error(
+            f"--lns-uri {lns!r}: give ws://host:port or wss://host:port, with "
+            "--gateway-protocol basic-station"
+        )
 
 
 class _Progress:

@@ -32,10 +32,11 @@ from typing import Final
 import anyio
 import httpx
 
-from pipelines.smoke import app_mqtt, devices, lorawan
+from pipelines.smoke import app_mqtt, devices, lorawan, registry
 from pipelines.smoke.polling import CheckResult, Poller, ProbeFailure
-from pipelines.smoke.radio import TMST_WRAP, Heard, Radio, radio, window
-from pipelines.smoke.registry import API_TIMEOUT, Owner
+from pipelines.smoke.radio import TMST_WRAP, GatewayRadio, Heard, radio, window
+from pipelines.smoke.registry import API_TIMEOUT, Owner, ProbeGateway
+from pipelines.smoke.station import station
 from pipelines.smoke.target import Target
 
 STEPS: Final = ("device-create", "join", "uplink", "downlink", "device-delete")
@@ -64,7 +65,8 @@ class DeviceProbe:
     target: Target
     api_key: str = field(repr=False)
     owner: Owner | None = None  # the key's, known once the gateway is registered
-    mqtt_tls: ssl.SSLContext | None = None
+    gateway: ProbeGateway | None = None  # the registered probe gateway the device uses
+    tls: ssl.SSLContext | None = None  # for MQTT with mqtt_tls and a wss:// LNS
     device: devices.ProbeDevice = field(default_factory=devices.ProbeDevice.random)
     created: devices.Created = field(default_factory=devices.Created)
     session: lorawan.Session | None = None
@@ -73,7 +75,9 @@ class DeviceProbe:
     uplinks: dict[int, int] = field(default_factory=dict)  # tmst -> FCnt, for the windows
     queued: tuple[bytes, float] | None = None  # the downlink payload and when it was pushed
     exits: AsyncExitStack = field(default_factory=AsyncExitStack)
-    _radio: Radio | None = None
+    link_key_id: str | None = None  # the Basic Station's gateway key, removed with the device
+    _radio: GatewayRadio | None = None
+    _link_key: str = field(default="", repr=False)
     _mqtt: app_mqtt.AppMqtt | None = None
 
     @property
@@ -90,13 +94,30 @@ class DeviceProbe:
     async def delete(self) -> str:
         assert self.owner is not None  # nothing is created before it is set
         await self.exits.aclose()
+        if self.link_key_id is not None and self.gateway is not None:
+            await registry.remove_link_key(
+                self.client, self.api_key, self.gateway, self.link_key_id
+            )
+            self.link_key_id = None
         return await devices.remove(
             self.client, self.api_key, self.owner, self.device, self.created
         )
 
-    async def _gateway(self) -> Radio:
-        if self._radio is None:
+    async def _gateway(self) -> GatewayRadio:
+        """The probe gateway's radio side, opened once: UDP, or a Basic Station."""
+        if self._radio is not None:
+            return self._radio
+        if self.target.gateway_protocol == "udp":
             self._radio = await self.exits.enter_async_context(radio(self.target, self.plan))
+            return self._radio
+        assert self.gateway is not None  # set before the steps run
+        if self.link_key_id is None:
+            self.link_key_id, self._link_key = await registry.link_key(
+                self.client, self.api_key, self.gateway
+            )
+        self._radio = await self.exits.enter_async_context(
+            station(self.target.lns, self.gateway.eui, self.plan, self._link_key, self.tls)
+        )
         return self._radio
 
     async def _app(self) -> app_mqtt.AppMqtt:
@@ -105,7 +126,8 @@ class DeviceProbe:
             host = self.target.mqtt_host or self.target.host
             self._mqtt = await self.exits.enter_async_context(
                 app_mqtt.connected(host, self.target.mqtt_port, self.device.application_id,
-                                   self.created.mqtt_key, self.device.device_id, self.mqtt_tls)
+                                   self.created.mqtt_key, self.device.device_id,
+                                   self.tls if self.target.mqtt_tls else None)
             )  # fmt: skip
         return self._mqtt
 

@@ -117,8 +117,8 @@ async def run_checks(
             reg = _Registration(client, target, target.api_key)
         device = None
         if reg is not None and target.device:
-            mqtt_tls = tls_context(target) if target.mqtt_tls else None
-            device = device_probe.DeviceProbe(client, target, reg.api_key, mqtt_tls=mqtt_tls)
+            tls = tls_context(target)
+            device = device_probe.DeviceProbe(client, target, reg.api_key, tls=tls)
         steps: dict[str, Callable[[], Awaitable[str]]] = {
             "healthz": lambda: check_healthz(target, client),
             "udp-ack": lambda: check_udp_ack(target),
@@ -176,7 +176,7 @@ async def _device_steps(
     if device is None or reg is None or reg.owner is None or not (connected and connected.ok):
         why = "not run: the device needs the probe gateway registered and connected"
         return {name: poll.not_run(name, why) for name in names[:-1]}
-    device.owner = reg.owner
+    device.owner, device.gateway = reg.owner, reg.gateway
     return await device_probe.run_steps(device, poll, deadline)
 
 

@@ -17,7 +17,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import anyio
 from anyio.abc import ConnectedUDPSocket
@@ -26,15 +26,16 @@ from pipelines.smoke import semtech
 from pipelines.smoke.target import Target
 
 TMST_WRAP: Final = 1 << 32
-# The first uplink channel of a plan (MHz, data rate): where this single-channel device sends.
+# The first uplink channel of a plan (MHz, data rate, its DR index in the region): where
+# this single-channel device sends.
 UPLINK_CHANNELS: Final = {
-    "EU_863_870": (868.1, "SF7BW125"),
-    "US_902_928_FSB_2": (903.9, "SF7BW125"),
-    "AU_915_928_FSB_2": (916.8, "SF7BW125"),
+    "EU_863_870": (868.1, "SF7BW125", 5),
+    "US_902_928_FSB_2": (903.9, "SF7BW125", 3),
+    "AU_915_928_FSB_2": (916.8, "SF7BW125", 5),
 }
 
 
-def uplink_channel(plan: str) -> tuple[float, str]:
+def uplink_channel(plan: str) -> tuple[float, str, int]:
     """The channel for `plan`; ValueError naming the plans the probe knows."""
     for prefix, channel in UPLINK_CHANNELS.items():
         if plan == prefix or plan.startswith(f"{prefix}_"):
@@ -52,10 +53,20 @@ class Heard:
     at: float  # anyio time the PULL_RESP arrived
 
 
+class GatewayRadio(Protocol):
+    """What the device probe needs of its gateway, over UDP (Radio) or Basic Station."""
+
+    async def send(self, phy: bytes) -> int:
+        """Hand a heard frame to the network; the gateway clock's time of it."""
+
+    async def receive(self, seconds: float) -> Heard | None:
+        """The next frame the network asks to transmit, within `seconds`, else None."""
+
+
 class Radio:
     """Send the device's frames as `rxpk`; receive the network's `txpk`s."""
 
-    def __init__(self, target: Target, sock: ConnectedUDPSocket, channel: tuple[float, str]):
+    def __init__(self, target: Target, sock: ConnectedUDPSocket, channel: tuple[float, str, int]):
         self.target, self.sock, self.channel = target, sock, channel
         self.clock_base = secrets.randbelow(TMST_WRAP)
         self.started = anyio.current_time()
@@ -70,7 +81,7 @@ class Radio:
         eui = self.target.gateway_eui
         await self.sock.send(semtech.encode(semtech.pull_data(eui)))
         tmst = self.tmst()
-        freq, datr = self.channel
+        freq, datr, _ = self.channel
         rxpk = {
             "tmst": tmst, "chan": 0, "rfch": 0, "freq": freq, "stat": 1, "modu": "LORA",
             "datr": datr, "codr": "4/5", "rssi": -50, "lsnr": 9.5, "size": len(phy),

@@ -11,7 +11,9 @@ connected gateway first registers one through the HTTP API with an API key. Call
 - ``GET /gs/gateways/{id}/connection/stats``: 200 with ``protocol`` while it is connected,
   404 while it is not. Unlike the server-wide gauge on /metrics, this is about our gateway.
 - ``DELETE /gateways/{id}/purge`` (admins; frees the ID and the EUI), else
-  ``DELETE /gateways/{id}`` (frees the EUI; the ID stays reserved).
+  ``DELETE /gateways/{id}`` (frees the EUI; the ID stays reserved);
+- ``POST /gateways/{id}/api-keys`` and ``DELETE …/api-keys/{key}``: the link key a Basic
+  Station presents.
 
 The API key travels only in the Authorization header; no message here quotes it.
 """
@@ -195,3 +197,26 @@ async def remove(client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway)
     if not httpx.codes.is_success(status):
         raise refused(f"DELETE {API}{path}", status, answer)
     return f"gateway {gateway.gateway_id} {action}"
+
+
+async def link_key(
+    client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway
+) -> tuple[str, str]:
+    """(id, key) of a new gateway API key with the link right: what a Basic Station sends."""
+    path = f"/gateways/{gateway.gateway_id}/api-keys"
+    body = {"name": "tts-ci probe LNS", "rights": ["RIGHT_GATEWAY_LINK"]}
+    status, answer = await call(client, api_key, "POST", path, body)
+    if not httpx.codes.is_success(status):
+        raise refused(f"POST {API}{path}", status, answer)
+    if not isinstance(answer.get("id"), str) or not isinstance(answer.get("key"), str):
+        raise RegistryError(f"POST {API}{path} returned no key")
+    return answer["id"], answer["key"]
+
+
+async def remove_link_key(
+    client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway, key_id: str
+) -> None:
+    path = f"/gateways/{gateway.gateway_id}/api-keys/{key_id}"
+    status, answer = await call(client, api_key, "DELETE", path)
+    if not httpx.codes.is_success(status) and status != httpx.codes.NOT_FOUND:
+        raise refused(f"DELETE {API}{path}", status, answer)

@@ -13,6 +13,8 @@ DEFAULT_HOST: Final = "localhost"
 DEFAULT_HTTP_PORT: Final = 1885
 DEFAULT_UDP_PORT: Final = 1700
 DEFAULT_MQTT_PORT: Final = 1883
+DEFAULT_LNS_PORT: Final = 1887
+GATEWAY_PROTOCOLS: Final = ("udp", "basic-station")
 # The gateway_ID of Semtech's sample global_conf.json: obviously a test gateway.
 DEFAULT_GATEWAY_EUI: Final = "AA555A0000000000"
 DEFAULT_DEADLINE: Final = 30.0
@@ -42,6 +44,9 @@ class Target:
     mqtt_host: str | None = None
     mqtt_port: int = DEFAULT_MQTT_PORT
     mqtt_tls: bool = False
+    # How the device's gateway talks: Semtech UDP, or LoRa Basic Station at lns_uri.
+    gateway_protocol: str = "udp"
+    lns_uri: str | None = None
 
     def __post_init__(self) -> None:
         if self.api_key is not None and not self.frequency_plan:
@@ -54,6 +59,12 @@ class Target:
         """http(s)://host:port, IPv6 literals bracketed."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{'https' if self.https else 'http'}://{host}:{self.http_port}"
+
+    @property
+    def lns(self) -> str:
+        """The LNS endpoint: lns_uri, else ws://host:1887."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return (self.lns_uri or f"ws://{host}:{DEFAULT_LNS_PORT}").rstrip("/")
 
     @property
     def udp_address(self) -> str:

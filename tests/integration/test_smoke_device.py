@@ -5,15 +5,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import anyio
 import pytest
+from websockets.asyncio.server import ServerConnection, serve
 
 from pipelines.smoke.registry import API_KEY_ENV
 from tests.support.protocol_standin import STANDIN_API_KEY, smoke_cli, standin
-from tests.support.servers import mosquitto_server
+from tests.support.servers import LOOPBACK, mosquitto_server
 
 
 @pytest.fixture
@@ -22,13 +26,15 @@ def broker(tmp_path: Path) -> Iterator[int]:
         yield port
 
 
-def _probe(mqtt_port: int, fault: str, broker_port: int | None = None) -> tuple[int, str, str]:
+def _probe(
+    mqtt_port: int, fault: str, broker_port: int | None = None, *args: str
+) -> tuple[int, str, str]:
     """(exit, stdout, stderr) of `--device` against a stand-in with `fault`."""
     with standin("--mqtt-port", str(broker_port or mqtt_port), "--device-fault", fault) as server:
         result = smoke_cli(
             server.http_port, server.udp_port, "--deadline", "10", "--device",
             "--device-deadline", "5", "--mqtt-port", str(mqtt_port),
-            "--frequency-plan", "EU_863_870_TTN",
+            "--frequency-plan", "EU_863_870_TTN", *args,
             env={**os.environ, API_KEY_ENV: STANDIN_API_KEY},
         )  # fmt: skip
     print(result.stdout, result.stderr)
@@ -77,4 +83,38 @@ def test_an_mqtt_server_that_refuses_the_key_fails_uplink_at_once(
     [failed] = [line for line in out.splitlines() if line.startswith("FAIL  uplink ")]
     assert "refused the probe application's API key (not authorized)" in failed
     assert "[1 attempt," in failed  # final: a refused key is not retried
+    assert "PASS  device-delete" in out
+
+
+@contextlib.asynccontextmanager
+async def closing_muxs() -> AsyncIterator[str]:
+    """An LNS whose router-info answers, and whose muxs closes the websocket after `version`."""
+
+    async def handle(ws: ServerConnection) -> None:
+        request = json.loads(await ws.recv())
+        if ws.request is not None and ws.request.path == "/router-info":
+            uri = f"ws://{LOOPBACK}:{port}/traffic/eui-aa555a0000000000"
+            await ws.send(json.dumps({"router": request["router"], "muxs": "::0", "uri": uri}))
+            return
+        await ws.close(code=1011, reason="muxs going away")
+
+    async with serve(handle, LOOPBACK, 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://{LOOPBACK}:{port}"
+
+
+@pytest.mark.anyio
+async def test_a_muxs_that_closes_the_websocket_fails_join_in_one_line(broker: int) -> None:
+    async with closing_muxs() as lns:
+        result = await anyio.to_thread.run_sync(
+            lambda: _probe(
+                broker, "none", None, "--gateway-protocol", "basic-station", "--lns-uri", lns
+            )  # fmt: skip
+        )
+    code, out, err = result
+    assert code == 1
+    assert "Traceback" not in out + err
+    [failed] = [line for line in out.splitlines() if line.startswith("FAIL  join ")]
+    assert f"the LNS {lns}/traffic/eui-aa555a0000000000 closed the websocket" in failed
+    assert "muxs going away" in failed
     assert "PASS  device-delete" in out

@@ -39,7 +39,7 @@ from tests.support.real_server import (
     run_to_end,
     running_stack,
 )
-from tests.support.render import smoke_pod
+from tests.support.render import probe_container, smoke_pod
 from tests.support.servers import LOOPBACK
 
 require_ttn_lw_stack()  # without the binary: skipped, one line for the suite
@@ -56,12 +56,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Itera
         yield running
 
 
-def _smoke_argv(stack: Stack, key_dir: Path | None) -> list[str]:
+def _smoke_argv(stack: Stack, key_dir: Path | None, container: str = "smoke") -> list[str]:
     """The smoke pod's probe container argv with Services, ports and the key mount local.
 
     key_dir None: without the API key, the probe as it was before it registered gateways.
     """
-    [probe] = smoke_pod(stack.rendered)["spec"]["containers"]
+    probe = probe_container(smoke_pod(stack.rendered), container)
     argv = kubelet.container_argv(probe, {}, [])
     assert argv[:3] == ["python", "-m", "pipelines.smoke"], argv
     swaps = {
@@ -72,6 +72,8 @@ def _smoke_argv(stack: Stack, key_dir: Path | None) -> list[str]:
         "--mqtt-host": LOOPBACK,
         "--mqtt-port": stack.env["TTN_LW_AS_MQTT_LISTEN"].rsplit(":", 1)[1],
     }
+    if "--lns-uri" in argv:
+        swaps["--lns-uri"] = f"ws://{stack.env['TTN_LW_GS_BASIC_STATION_LISTEN']}"
     for flag, value in swaps.items():
         argv[argv.index(flag) + 1] = value
     key_at = argv.index("--api-key-file")
@@ -205,3 +207,17 @@ def test_the_helm_test_flow_connects_a_gateway_and_a_device_end_to_end(
     for path in (f"/gateways/{gateway[1]}", f"/applications/{application[1]}"):
         gone = stack.api("GET", path, key)
         assert gone.status_code == 404, (path, gone.text)
+
+
+def test_the_device_probe_passes_as_a_basic_station_too(stack: Stack, tmp_path: Path) -> None:
+    """The smoke pod's second probe: its gateway a LoRa Basic Station on the LNS (1887)."""
+    _make_api_key(stack, tmp_path)
+    argv = _smoke_argv(stack, tmp_path, "smoke-basic-station")
+    assert argv[argv.index("--gateway-protocol") + 1] == "basic-station"
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
+    print(result.stdout)
+    assert result.returncode == 0, stack.log_text()[-4000:]
+    assert "10 of 10 checks passed" in result.stdout
+    assert re.search(r"PASS  join +JoinAccept in RX[12] ", result.stdout)
+    assert re.search(r"PASS  downlink +downlink FCnt \d+ on FPort 43 in RX[12] ", result.stdout)
+    assert "semtechws/lbslns" in stack.log_text()

@@ -29,7 +29,8 @@ so a bug there is not mirrored here. It models, from lorawan-stack v3.32.0:
   ``GET /auth_info``; ``POST /users/{id}/gateways`` (409 when the ID or EUI is taken);
   ``GET /gateways/{id}``;
   ``GET /gs/gateways/{id}/connection/stats`` (404 while not connected);
-  ``DELETE /gateways/{id}`` and ``/gateways/{id}/purge``. One key, one admin user.
+  ``DELETE /gateways/{id}`` and ``/gateways/{id}/purge``; a gateway's API keys (``POST`` and
+  ``DELETE /gateways/{id}/api-keys``). One key, one admin user.
 - Devices (tests/support/device_standin.py): applications, keys and OTAA devices, the join,
   uplinks to MQTT and downlinks from it, with ``--mqtt-port`` (a real mosquitto), and the
   faults of ``--device-fault``.
@@ -196,6 +197,9 @@ class GatewayServer:
             if parts[1] not in self.registered:
                 return 404, {"code": 5, "message": "error:pkg/identityserver:gateway_not_found"}
             return 200, {"ids": {"gateway_id": parts[1]}}
+        if parts[0] == "gateways" and parts[2:3] == ["api-keys"]:  # a Basic Station's link key
+            link = {"id": "LINK", "key": "NNSXS.LINKLINKLINK.KEYKEYKEY"}
+            return (200, link) if method == "POST" else (200, {})
         if method == "DELETE" and parts[0] == "gateways" and parts[2:] in ([], ["purge"]):
             eui = self.registered.pop(parts[1], None)
             if eui is None:

@@ -121,7 +121,7 @@ def test_receive_windows_follow_the_uplink_on_the_wrapping_clock() -> None:
 
 
 def test_the_uplink_channel_comes_from_the_plan_and_an_unknown_plan_is_named() -> None:
-    assert uplink_channel("EU_863_870_TTN") == (868.1, "SF7BW125")
-    assert uplink_channel("US_902_928_FSB_2") == (903.9, "SF7BW125")
+    assert uplink_channel("EU_863_870_TTN") == (868.1, "SF7BW125", 5)
+    assert uplink_channel("US_902_928_FSB_2") == (903.9, "SF7BW125", 3)
     with pytest.raises(ValueError, match=r"no uplink channel of plan 'AS_923'.*EU_863_870\*"):
         uplink_channel("AS_923")

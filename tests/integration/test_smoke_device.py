@@ -106,11 +106,8 @@ async def closing_muxs() -> AsyncIterator[str]:
 @pytest.mark.anyio
 async def test_a_muxs_that_closes_the_websocket_fails_join_in_one_line(broker: int) -> None:
     async with closing_muxs() as lns:
-        result = await anyio.to_thread.run_sync(
-            lambda: _probe(
-                broker, "none", None, "--gateway-protocol", "basic-station", "--lns-uri", lns
-            )  # fmt: skip
-        )
+        station = ("--gateway-protocol", "basic-station", "--lns-uri", lns)
+        result = await anyio.to_thread.run_sync(lambda: _probe(broker, "none", None, *station))
     code, out, err = result
     assert code == 1
     assert "Traceback" not in out + err

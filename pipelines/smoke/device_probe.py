@@ -59,7 +59,7 @@ def downlink_timeout() -> float:
 
 @dataclass
 class DeviceProbe:
-    """One run's device: what exists of it, its session, its counters, the figures."""
+    """One run's device: what exists of it, its gateway, session and frame counters."""
 
     client: httpx.AsyncClient
     target: Target
@@ -241,12 +241,11 @@ class DeviceProbe:
 
 
 def _outside(what: str, heard: int | None, uplink: int, delay: int) -> str:
-    when = "for immediate transmission" if heard is None else f"for tmst {heard}"
-    return (
-        f"{what} scheduled {when}, not in RX1 (tmst {(uplink + delay * 1_000_000) % TMST_WRAP}) "
-        f"or RX2 (tmst {(uplink + (delay + 1) * 1_000_000) % TMST_WRAP}) of the uplink at tmst "
-        f"{uplink}"
-    )
+    """Why a frame is in no class A receive window of the uplink at `uplink`."""
+    windows = f"not in RX1 ({delay} s) or RX2 ({delay + 1} s) after the uplink"
+    if heard is None:
+        return f"{what} asked for transmission at once, {windows}"
+    return f"{what} timed {((heard - uplink) % TMST_WRAP) / 1e6:.6f} s after the uplink, {windows}"
 
 
 async def run_steps(device: DeviceProbe, poll: Poller, deadline: float) -> dict[str, CheckResult]:

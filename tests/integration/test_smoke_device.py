@@ -54,6 +54,7 @@ def test_a_network_that_behaves_passes_every_device_step(broker: int) -> None:
     ("fault", "step", "reason"),
     [
         ("join-mic", "join", "JoinAccept refused: JoinAccept MIC does not verify"),
+        ("join-window", "join", "JoinAccept timed 7.000000 s after the uplink, not in RX1 (5 s)"),
         ("no-join", "join", "no JoinAccept within 8.5 s of the JoinRequest"),
         ("no-mqtt-uplink", "uplink", "uplink FCnt 0 did not reach MQTT"),
         ("downlink-mic", "downlink", "downlink refused: downlink MIC does not verify for FCnt 0"),

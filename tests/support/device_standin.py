@@ -12,7 +12,8 @@ ttn-lw-stack); what is modelled here was seen there:
   ``…/down/push`` goes out in RX1 of the device's next uplink;
 - the PULL_RESP goes to the address of the gateway's last PULL_DATA (its downlink path).
 
-Faults: ``join-mic`` (a JoinAccept that does not verify), ``no-join`` (none at all),
+Faults: ``join-mic`` (a JoinAccept that does not verify), ``join-window`` (one timed 7 s
+after the JoinRequest, past RX2), ``no-join`` (none at all),
 ``no-mqtt-uplink`` (uplinks never published), ``downlink-mic`` (the queued downlink with a
 broken MIC), ``downlink-fcnt`` (a MAC-only downlink with FCnt 7, then the queued one with
 FCnt 3: the counter goes back).
@@ -34,7 +35,8 @@ from pipelines.smoke.lorawan import UP, Session, cmac4, payload_cipher
 from tests.support import lorawan
 from tests.support.servers import LOOPBACK
 
-FAULTS = ("none", "join-mic", "no-join", "no-mqtt-uplink", "downlink-mic", "downlink-fcnt")
+FAULTS = ("none", "join-mic", "join-window", "no-join", "no-mqtt-uplink", "downlink-mic",
+          "downlink-fcnt")  # fmt: skip
 JOIN_DELAY_US, MIC_SIZE = 5_000_000, 4
 SendDown = Callable[[bytes, int], Awaitable[None]]  # (PHYPayload, tmst)
 
@@ -114,7 +116,8 @@ class DeviceNetwork:
         )
         if self.fault == "join-mic":
             accept = accept[:-1] + bytes([accept[-1] ^ 0xFF])
-        await send_down(accept, tmst + JOIN_DELAY_US)
+        late = 2_000_000 if self.fault == "join-window" else 0  # 7 s: after RX2
+        await send_down(accept, tmst + JOIN_DELAY_US + late)
 
     async def _data(self, phy: bytes, tmst: int, send_down: SendDown) -> None:
         (dev_addr,) = struct.unpack("<I", phy[1:5])

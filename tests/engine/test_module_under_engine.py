@@ -331,8 +331,11 @@ def test_e2e_reaches_a_passing_helm_test(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     print("\n".join(result.stdout.splitlines()[-30:]), f"\n[{took:.0f} s]")
-    # helm test: the healthz pod and the smoke pod, both Succeeded.
-    assert len(re.findall(r"^Phase:\s+Succeeded$", result.stdout, flags=re.M)) == 2
+    # helm test: the healthz pod and the two smoke pods (UDP, Basic Station), all Succeeded,
+    # each smoke pod's device joined, its uplink reached MQTT and the downlink came back.
+    assert len(re.findall(r"^Phase:\s+Succeeded$", result.stdout, flags=re.M)) == 3
+    assert result.stdout.count("smoke: 10 of 10 checks passed") == 2
+    assert len(re.findall(r"^PASS  downlink ", result.stdout, flags=re.M)) == 2
     summary = result.stdout.strip().splitlines()[-1]
     for phase in ("images built", "daemon up", "cluster created", "images loaded",
                   "install ready", "helm test"):  # fmt: skip

@@ -30,7 +30,6 @@ from tests.support.render import (
     as_template,
     install_argv,
     objects,
-    probe_container,
     run,
     smoke_pod,
 )
@@ -108,7 +107,7 @@ def test_kind_install_renders_the_smoke_test_pod() -> None:
     assert annotations["helm.sh/hook"] == "test"
     # `helm test --logs` reads each test pod's log after the run (helm/helm#9098).
     assert "hook-succeeded" not in annotations["helm.sh/hook-delete-policy"]
-    container = probe_container(pod)
+    [container] = pod["spec"]["containers"]
     assert container["command"] == ["python", "-m", "pipelines.smoke"]
     args = container["args"]
     services = {o["metadata"]["name"] for o in rendered if o["kind"] == "Service"}
@@ -146,7 +145,7 @@ def test_rendered_smoke_command_passes_against_the_tts_standin(tmp_path: Path) -
     """The probe container's argv, run as is against the model with only hosts, ports and
     the key file's mount swapped; tests/realserver runs the init container for real too."""
     pod = smoke_pod(objects(install_argv(deadline=10)))
-    container = probe_container(pod)
+    [container] = pod["spec"]["containers"]
     args = list(container["args"])
     [mount] = container["volumeMounts"]
     key_file = args[args.index("--api-key-file") + 1]
@@ -178,11 +177,11 @@ def test_rendered_smoke_command_passes_against_the_tts_standin(tmp_path: Path) -
     assert "5 of 5 checks passed" in result.stdout
 
 
-def test_the_probe_key_is_made_in_the_pod_and_shared_through_memory_only() -> None:
-    pod = smoke_pod(objects(install_argv()))
+@pytest.mark.parametrize("probe", ["smoke", "smoke-basic-station"])
+def test_the_probe_key_is_made_in_the_pod_and_shared_through_memory_only(probe: str) -> None:
+    pod = smoke_pod(objects(install_argv()), probe)
     [init] = pod["spec"]["initContainers"]
-    probes = pod["spec"]["containers"]
-    assert [c["name"] for c in probes] == ["smoke", "smoke-basic-station"]
+    [container] = pod["spec"]["containers"]  # one: `helm test --logs` reads no other pod
     [volume] = pod["spec"]["volumes"]
     assert volume["emptyDir"]["medium"] == "Memory"
     assert init["image"] == "tts-ci/thethingsstack:3.32.0"
@@ -192,18 +191,18 @@ def test_the_probe_key_is_made_in_the_pod_and_shared_through_memory_only() -> No
     # TTS logs the key at INFO: the init container logs at warn.
     env = {e["name"]: e.get("value") for e in init["env"]}
     assert env["TTN_LW_LOG_LEVEL"] == "warn"
-    for probe in probes:
-        assert probe["volumeMounts"][0]["readOnly"] is True
-        assert not any("TTS_API_KEY" in str(e) for e in probe.get("env", []))
+    assert container["volumeMounts"][0]["readOnly"] is True
+    assert not any("TTS_API_KEY" in str(e) for e in container.get("env", []))
 
 
 def test_without_register_gateway_there_is_no_key_and_no_database_access() -> None:
     rendered = objects([*install_argv(), "--set", "tests.smoke.registerGateway=false"])
     pod = smoke_pod(rendered)
     assert "initContainers" not in pod["spec"]
-    [probe] = pod["spec"]["containers"]  # no key: no device probe, no Basic Station one
+    [probe] = pod["spec"]["containers"]
     assert "--api-key-file" not in probe["args"]
-    assert "--device" not in probe["args"]
+    assert "--device" not in probe["args"]  # no key: no device probe, no Basic Station pod
+    assert not [o for o in rendered if o["metadata"]["name"].endswith("smoke-basic-station")]
     text = yaml.safe_dump_all(rendered)
     assert "tts-ci/probe: smoke" in text  # the smoke policy is still there …
     postgres_policy = next(

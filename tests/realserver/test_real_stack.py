@@ -39,7 +39,7 @@ from tests.support.real_server import (
     run_to_end,
     running_stack,
 )
-from tests.support.render import probe_container, smoke_pod
+from tests.support.render import smoke_pod
 from tests.support.servers import LOOPBACK
 
 require_ttn_lw_stack()  # without the binary: skipped, one line for the suite
@@ -56,12 +56,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, ttn_lw_stack: Path) -> Itera
         yield running
 
 
-def _smoke_argv(stack: Stack, key_dir: Path | None, container: str = "smoke") -> list[str]:
+def _smoke_argv(stack: Stack, key_dir: Path | None, pod: str = "smoke") -> list[str]:
     """The smoke pod's probe container argv with Services, ports and the key mount local.
 
     key_dir None: without the API key, the probe as it was before it registered gateways.
     """
-    probe = probe_container(smoke_pod(stack.rendered), container)
+    [probe] = smoke_pod(stack.rendered, pod)["spec"]["containers"]
     argv = kubelet.container_argv(probe, {}, [])
     assert argv[:3] == ["python", "-m", "pipelines.smoke"], argv
     swaps = {
@@ -86,9 +86,9 @@ def _smoke_argv(stack: Stack, key_dir: Path | None, container: str = "smoke") ->
     return [sys.executable, *argv[1:]]
 
 
-def _make_api_key(stack: Stack, key_dir: Path) -> str:
-    """The smoke pod's init container, run for real: its script with `sh`."""
-    pod = smoke_pod(stack.rendered)
+def _make_api_key(stack: Stack, key_dir: Path, pod_name: str = "smoke") -> str:
+    """A smoke pod's init container, run for real: its script with `sh`."""
+    pod = smoke_pod(stack.rendered, pod_name)
     [init] = pod["spec"]["initContainers"]
     [mount] = init["volumeMounts"]
     bin_dir = stack.workdir / "image-bin"  # the image has ttn-lw-stack on PATH
@@ -210,8 +210,8 @@ def test_the_helm_test_flow_connects_a_gateway_and_a_device_end_to_end(
 
 
 def test_the_device_probe_passes_as_a_basic_station_too(stack: Stack, tmp_path: Path) -> None:
-    """The smoke pod's second probe: its gateway a LoRa Basic Station on the LNS (1887)."""
-    _make_api_key(stack, tmp_path)
+    """The second smoke pod: its device's gateway a LoRa Basic Station on the LNS (1887)."""
+    _make_api_key(stack, tmp_path, "smoke-basic-station")
     argv = _smoke_argv(stack, tmp_path, "smoke-basic-station")
     assert argv[argv.index("--gateway-protocol") + 1] == "basic-station"
     result = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)

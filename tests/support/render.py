@@ -62,12 +62,6 @@ def find(rendered: list[dict[str, Any]], kind: str, name: str | None = None) -> 
     return found
 
 
-def smoke_pod(rendered: list[dict[str, Any]]) -> dict[str, Any]:
-    return find(rendered, "Pod", SMOKE_POD)
-
-
-def probe_container(pod: dict[str, Any], name: str = "smoke") -> dict[str, Any]:
-    """A probe container of the smoke pod: `smoke` (UDP), or `smoke-basic-station`."""
-    found: list[dict[str, Any]] = [c for c in pod["spec"]["containers"] if c["name"] == name]
-    [container] = found
-    return container
+def smoke_pod(rendered: list[dict[str, Any]], probe: str = "smoke") -> dict[str, Any]:
+    """A smoke test pod: `smoke` (its device gateway on UDP) or `smoke-basic-station`."""
+    return find(rendered, "Pod", SMOKE_POD.removesuffix("smoke") + probe)

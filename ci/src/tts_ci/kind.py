@@ -1,9 +1,10 @@
 """The kind e2e: a Docker-in-Dagger daemon, kind in it, the chart installed and helm-tested.
 
-What the helm test does is the chart's (templates/tests): GET /healthz, then the smoke pod,
-whose init container makes an API key in the Identity Server database so that the probe
-can register its own gateway, check the UDP acks, see exactly that gateway connected, and
-remove it (docs/smoke.md).
+What the helm test does is the chart's (templates/tests): the smoke pods, whose init
+container makes an API key in the Identity Server database so that the probe can register
+its own gateway, check the UDP acks, see exactly that gateway connected, then join a device
+through it, pass its uplink to MQTT and a downlink back (one pod with the gateway on UDP,
+one as a Basic Station), and remove all it made; then GET /healthz (docs/smoke.md).
 """
 
 import sys

@@ -8,6 +8,11 @@
   gateway, asks the Gateway Server whether exactly that gateway is connected, and removes
   it. /metrics is not published through the ingress, and a Things Stack refuses
   unregistered gateways anyway, so without a key this check is skipped, and said so.
+- device (with a key and service.tcp): an OTAA device joins through that gateway, its uplink
+  reaches the application over MQTT with TLS (service.tcp.host:8883) and a downlink comes
+  back; then again with the gateway as a Basic Station (wss://service.tcp.host:8887). TLS is
+  verified by the host name, so it runs only once the name resolves to the address of the
+  live TCP Service; before that (DNS not pointed yet) it is skipped, and said so.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from pipelines.helm import check_timeout
 from pipelines.names import check_host
 
 UDP_SERVICE: Final = f"{RELEASE_NAME}-thethingsstack-udp"
+TCP_SERVICE: Final = f"{RELEASE_NAME}-thethingsstack-tcp"
 UDP_PORT: Final = 1700
+MQTTS_PORT, LNS_TLS_PORT = 8883, 8887
 # The chart default (values.yaml tts.gatewayServer.fallbackFrequencyPlanId).
 DEFAULT_FREQUENCY_PLAN: Final = "EU_863_870_TTN"
 
@@ -46,6 +53,25 @@ def load_balancer_address(status_json: str, service: str = UDP_SERVICE) -> str |
     raise ValueError(f"the release has no Service {service!r}: is service.udp enabled?")
 
 
+def tcp_host(values_yaml: str) -> str | None:
+    """service.tcp.host when service.tcp is enabled: the name of MQTT and the LNS over TLS."""
+    values = yaml.safe_load(values_yaml) or {}
+    service = values.get("service") if isinstance(values, dict) else None
+    tcp = service.get("tcp") if isinstance(service, dict) else None
+    if isinstance(tcp, dict) and tcp.get("enabled") is True and isinstance(tcp.get("host"), str):
+        return tcp["host"] or None
+    return None
+
+
+@dataclass(frozen=True)
+class TcpEndpoint:
+    """service.tcp as deployed: its host name, the live Service's address, what DNS says."""
+
+    host: str
+    address: str | None  # the TCP Service's load balancer address; None: none yet
+    resolved: tuple[str, ...]  # the addresses `host` resolves to here
+
+
 def frequency_plan(values_yaml: str) -> str:
     """The deployment's plan for the probe gateway: the values' fallback plan, or the default."""
     values = yaml.safe_load(values_yaml) or {}
@@ -56,9 +82,10 @@ def frequency_plan(values_yaml: str) -> str:
 
 @dataclass(frozen=True)
 class SmokePlan:
-    """The probe argv and, for the report, a line per check: ran or skipped, and why."""
+    """The probe argvs (the second: the device's gateway as a Basic Station) and, for the
+    report, a line per check: ran or skipped, and why."""
 
-    argv: list[str]
+    argvs: list[list[str]]
     notes: list[str]
 
 
@@ -68,6 +95,7 @@ def plan(
     api_key: bool,
     gateway_plan: str,
     deadline_seconds: int = 120,
+    tcp: TcpEndpoint | None = None,
 ) -> SmokePlan:
     """The smoke against a deployment's public endpoints; `api_key`: TTS_API_KEY is set."""
     check_host(public_host)
@@ -100,4 +128,38 @@ def plan(
         "python", "-m", "pipelines.smoke", "--host", public_host, "--https",
         "--http-port", "443", "--checks", ",".join(checks), "--deadline", deadline, *extra,
     ]  # fmt: skip
-    return SmokePlan(argv, notes)
+    device, why = _device(tcp, ready=bool(udp_host and api_key))
+    notes.append(why)
+    if not device:
+        return SmokePlan([argv], notes)
+    assert tcp is not None  # _device runs it only with the TCP endpoint
+    argv += ["--device", "--mqtt-host", tcp.host, "--mqtt-port", str(MQTTS_PORT), "--mqtt-tls"]
+    station = [
+        "--gateway-protocol",
+        "basic-station",
+        "--lns-uri",
+        f"wss://{tcp.host}:{LNS_TLS_PORT}",
+    ]
+    return SmokePlan([argv, [*argv, *station]], notes)
+
+
+def _device(tcp: TcpEndpoint | None, ready: bool) -> tuple[bool, str]:
+    """Whether the device probe runs, and the report line that says why (not)."""
+    if not ready:
+        return False, "device: skipped, it needs gateway-connected (a key and a UDP address)"
+    if tcp is None:
+        return False, "device: skipped, service.tcp is not enabled (no MQTT or LNS over TLS)"
+    check_host(tcp.host)
+    if tcp.address is None:
+        return False, f"device: skipped, Service {TCP_SERVICE} has no load balancer address"
+    if tcp.address not in tcp.resolved:
+        found = ", ".join(tcp.resolved) or "nothing"
+        return False, (
+            f"device: skipped, {tcp.host} resolves to {found}, not to the TCP load balancer "
+            f"{tcp.address}: point the name at it (TLS is verified by that name)"
+        )
+    return True, (
+        f"device: runs, an OTAA device joins through the probe gateway, MQTT over TLS to "
+        f"{tcp.host}:{MQTTS_PORT}; then with the gateway a Basic Station at "
+        f"wss://{tcp.host}:{LNS_TLS_PORT}"
+    )

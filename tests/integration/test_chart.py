@@ -118,6 +118,47 @@ def test_http_and_udp_services_select_the_same_pods_with_different_selectors() -
     assert udp["spec"]["externalTrafficPolicy"] == "Local"
 
 
+def test_the_aks_profile_serves_mqtt_and_basic_station_over_tls_from_tts() -> None:
+    """MQTT (8883) and the LNS (8887) on their own load balancer, TLS ended by TTS with the
+    ingress's Key Vault certificate, as the secrets store mounts it; HTTP TLS stays at the
+    ingress."""
+    rendered = objects("aks")
+    services = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "Service"}
+    tcp = services["tts-thethingsstack-tcp"]
+    ports = {(p["port"], p["targetPort"]) for p in tcp["spec"]["ports"]}
+    assert ports == {(8883, "mqtts"), (8887, "lns-tls")}
+    assert tcp["spec"]["type"] == "LoadBalancer"
+    deployment = next(o for o in rendered if o["kind"] == "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert tcp["spec"]["selector"].items() <= pod_labels.items()
+    assert len({str(s["spec"]["selector"]) for s in services.values()}) == len(services)
+    [server] = deployment["spec"]["template"]["spec"]["containers"]
+    assert {"mqtts", "lns-tls"} <= {p["name"] for p in server["ports"]}
+    env = config_env("aks")
+    assert env["TTN_LW_AS_MQTT_LISTEN_TLS"] == ":8883"
+    assert env["TTN_LW_GS_BASIC_STATION_LISTEN_TLS"] == ":8887"
+    assert env["TTN_LW_HTTP_LISTEN_TLS"] == ""  # the ingress ends HTTPS
+    assert env["TTN_LW_TLS_CERTIFICATE"] == env["TTN_LW_TLS_KEY"] == "/mnt/secrets-store/tts-tls"
+    assert env["TTN_LW_AS_MQTT_PUBLIC_TLS_ADDRESS"] == "mqtt.tts.example.com:8883"
+    classes = {o["metadata"]["name"]: o for o in rendered if o["kind"] == "SecretProviderClass"}
+    assert "objectName: tts-tls" in classes["tts-thethingsstack"]["spec"]["parameters"]["objects"]
+    assert "tts-tls" not in classes["tts-thethingsstack-migrate"]["spec"]["parameters"]["objects"]
+    server_policy = next(
+        o for o in rendered if o["metadata"]["name"] == "tts-thethingsstack-server"
+    )
+    open_ports = [p for rule in server_policy["spec"]["ingress"] if "from" not in rule
+                  for p in rule["ports"]]  # fmt: skip
+    assert {"protocol": "TCP", "port": 8883} in open_ports
+    assert {"protocol": "TCP", "port": 8887} in open_ports
+
+
+def test_the_tls_certificate_must_be_in_the_vault_the_secrets_store_reads() -> None:
+    other = "ingress.tls.keyVaultCertificateUri=https://other-kv.vault.azure.net/certificates/c"
+    result = render("aks", "--set", other, check=False)
+    assert result.returncode != 0
+    assert 'is in vault "other-kv", the secrets store reads "tts-kv"' in result.stderr
+
+
 def config_env(profile: str) -> dict[str, str]:
     rendered = objects(profile)
     cm = next(
@@ -305,6 +346,11 @@ RULE_REFUSALS = [
     ),
     (["--set", "redis.mode=external"], "redis.external.address is required"),
     (["--set", "ingress.enabled=true"], "ingress.tls.keyVaultCertificateUri is required"),
+    (["--set", "service.tcp.enabled=true"], "service.tcp.host is required"),
+    (
+        ["--set", "service.tcp.enabled=true", "--set", "service.tcp.host=mqtt.example.com"],
+        "service.tcp.enabled needs tts.tls.mode=offload, secrets.source=keyVault",
+    ),
 ]
 
 

@@ -174,3 +174,16 @@ periodSeconds: {{ .periodSeconds }}
 failureThreshold: {{ .failureThreshold }}
 timeoutSeconds: {{ .timeoutSeconds }}
 {{- end -}}
+
+
+{{/* The Key Vault certificate's name in ingress.tls.keyVaultCertificateUri
+(https://<vault>.vault.azure.net/certificates/<name>[/<version>]): the object TTS's own TLS
+listeners read through the secrets store (service.tcp). */}}
+{{- define "tts.keyVaultCertificateName" -}}
+{{- regexFind "certificates/[^/]+" .Values.ingress.tls.keyVaultCertificateUri | trimPrefix "certificates/" -}}
+{{- end -}}
+
+{{/* The vault of that URI. */}}
+{{- define "tts.keyVaultCertificateVault" -}}
+{{- regexFind "^https://[^.]+" .Values.ingress.tls.keyVaultCertificateUri | trimPrefix "https://" -}}
+{{- end -}}

@@ -261,6 +261,7 @@ class Azure:
             public_smoke.frequency_plan(values_text),
             # GitHub passes an unset secret as "": that is no key, not a bad one.
             smoke_api_key if smoke_api_key and (await smoke_api_key.plaintext()).strip() else None,
+            public_smoke.tcp_host(values_text),
         )
         smoke.plan(udp_host)  # bad hosts fail here, before anything is deployed
         config_text = await (
@@ -278,7 +279,7 @@ class Azure:
         recovered = await release_state.recover(run, target)
         _, upgraded = await run_steps(ctr, [upgrade], "helm upgrade --atomic")
         try:
-            probed = await smoke.run(ctr, udp_host or await _load_balancer(ctr, context))
+            probed = await smoke.run(ctr, udp_host, await _release_status(ctr, context))
         except (StepFailed, ValueError, dagger.ExecError) as failure:
             await release_state.undo(run, target, str(failure))
         return f"{recovered}\n{upgraded}\n{probed}\ndeployed {ref}"
@@ -350,31 +351,49 @@ async def _given_kubeconfig(kubeconfig: dagger.Secret, context: str) -> str:
     return config_text
 
 
-async def _load_balancer(ctr: dagger.Container, context: str) -> str:
-    """The UDP Service's public address, read from the live release ("" if none yet)."""
-    status = await ctr.with_(fresh).with_exec(helm.status_argv(KUBECONFIG_PATH, context)).stdout()
-    return public_smoke.load_balancer_address(status) or ""
+async def _release_status(ctr: dagger.Container, context: str) -> str:
+    """`helm status --show-resources -o json` of the live release: its Services' addresses."""
+    return await ctr.with_(fresh).with_exec(helm.status_argv(KUBECONFIG_PATH, context)).stdout()
 
 
 @dataclass(frozen=True)
 class _Smoke:
-    """deploy's public smoke: the host and plan from the values, and the optional API key."""
+    """deploy's public smoke: the host, plan and TCP host from the values, and the optional
+    API key."""
 
     host: str
     gateway_plan: str
     api_key: dagger.Secret | None
+    tcp_host: str | None = None
 
-    def plan(self, udp_host: str) -> public_smoke.SmokePlan:
+    def plan(
+        self, udp_host: str, tcp: public_smoke.TcpEndpoint | None = None
+    ) -> public_smoke.SmokePlan:
         return public_smoke.plan(self.host, udp_host or None, self.api_key is not None,
-                                 self.gateway_plan)  # fmt: skip
+                                 self.gateway_plan, tcp=tcp)  # fmt: skip
 
-    async def run(self, ctr: dagger.Container, udp_host: str) -> str:
-        """Each check said ran or skipped (and why), then the probe's own report."""
-        smoke = self.plan(udp_host)
+    async def run(self, ctr: dagger.Container, udp_host: str, status: str) -> str:
+        """Each check said ran or skipped (and why), then the probes' own reports. The
+        addresses come from the live Services (`status`), `udp_host` overrides UDP's."""
+        udp_host = udp_host or public_smoke.load_balancer_address(status) or ""
+        tcp = None
+        if self.tcp_host:
+            address = public_smoke.load_balancer_address(status, public_smoke.TCP_SERVICE)
+            tcp = public_smoke.TcpEndpoint(self.tcp_host, address, await _resolve(self.tcp_host))
+        smoke = self.plan(udp_host, tcp)
         if self.api_key is not None:
             ctr = ctr.with_secret_variable(API_KEY_ENV, self.api_key)
-        _, probed = await run_steps(ctr, [smoke.argv], "post-deploy smoke")
+        _, probed = await run_steps(ctr, smoke.argvs, "post-deploy smoke")
         return "\n".join(["post-deploy smoke:", *smoke.notes, probed])
+
+
+async def _resolve(host: str) -> tuple[str, ...]:
+    """The addresses `host` resolves to here; none when it does not resolve."""
+    try:
+        infos = await anyio.getaddrinfo(host, None)
+    except OSError:
+        return ()
+    return tuple(sorted({str(info[4][0]) for info in infos}))
 
 
 def bicep_container(repo: dagger.Directory) -> dagger.Container:

@@ -86,6 +86,38 @@ def test_an_api_key_without_a_frequency_plan_is_bad_usage(tmp_path: Path) -> Non
     assert "NNSXS" not in result.stderr  # the key is never echoed
 
 
+KEY = "NNSXS.ABCDEFGHIJKLMNOP.QRSTUVWXYZ234567"
+DEVICE = ["--device", "--frequency-plan", "EU_863_870_TTN"]
+
+
+@pytest.mark.parametrize(
+    ("args", "with_key", "message"),
+    [
+        (["--device"], False, "--device registers an application and a device, which needs an"),
+        (["--gateway-protocol", "basic-station"], False, "the device's gateway: add --device"),
+        (["--device", "--frequency-plan", "AS_923"], True,
+         "the device probe knows no uplink channel of plan 'AS_923': use EU_863_870*"),
+        ([*DEVICE, "--checks", "healthz"], True,
+         "--device runs on the probe gateway: --checks must include udp-ack,gateway-connected"),
+        ([*DEVICE, "--gateway-protocol", "basic-station", "--lns-uri", "http://x"], True,
+         "--lns-uri 'http://x': give ws://host:port or wss://host:port"),
+        ([*DEVICE, "--mqtt-host", "no-such-host.invalid"], True,
+         "cannot resolve --mqtt-host 'no-such-host.invalid'"),
+        ([*DEVICE, "--gateway-protocol", "lorawan"], True, "invalid choice: 'lorawan'"),
+    ],
+)  # fmt: skip
+def test_bad_device_usage_exits_2_before_anything_is_created(
+    args: list[str], with_key: bool, message: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "key"
+    key.write_text(KEY)
+    result = smoke(*args, *(["--api-key-file", str(key)] if with_key else []))
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert message in line
+    assert KEY not in result.stderr
+
+
 def test_help_names_the_contract_flags() -> None:
     result = smoke("--help")
     assert result.returncode == 0
@@ -96,6 +128,8 @@ def test_help_names_the_contract_flags() -> None:
     assert "--api-key-file" in result.stdout
     assert "TTS_API_KEY" in result.stdout
     assert "--frequency-plan" in result.stdout
+    for flag in ["--device", "--mqtt-port", "--mqtt-tls", "--gateway-protocol", "--lns-uri"]:
+        assert flag in result.stdout
 
 
 EXPOSITION = """\

@@ -5,6 +5,8 @@ exit code stays 0). `trivy convert` turns that report into SARIF and a table, an
 gate runs here, in `summarize`, so that the reports exist even when the gate fails and
 the gate and the reports can never disagree. An ignore file (accepted findings with a
 reason) applies at scan time, so ignored findings are absent from reports and gate alike.
+The repository's reviewed exceptions (scan_exceptions.py) apply here, in the gate: their
+findings stay in the reports, the summary lists each one used, and an expired one fails.
 
 Report format (`trivy image --format json`, SchemaVersion 2; trivy pkg/types/report.go,
 vulnerability.go): {"Results": [{"Target", "Class", "Type", "Vulnerabilities":
@@ -13,10 +15,12 @@ vulnerability.go): {"Results": [{"Target", "Class", "Type", "Vulnerabilities":
 empty, and FixedVersion absent means no fix is available.
 """
 
+import datetime
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
+from pipelines.scan_exceptions import ReviewedException
 from pipelines.versions import TRIVY_VERSION
 
 TRIVY_IMAGE: Final = f"aquasec/trivy:{TRIVY_VERSION}"
@@ -125,24 +129,36 @@ class ScanSummary:
     blocking: list[Finding]
     severities: tuple[str, ...] = DEFAULT_SEVERITIES
     ignore_unfixed: bool = True
+    # Findings the gate let through by a reviewed exception, and exceptions past their date.
+    excepted: list[tuple[Finding, ReviewedException]] = field(default_factory=list)
+    expired: list[ReviewedException] = field(default_factory=list)
 
     def passed(self) -> bool:
-        """True when no finding blocks."""
-        return not self.blocking
+        """True when no finding blocks and no reviewed exception has expired."""
+        return not self.blocking and not self.expired
 
     def render(self, limit: int = RENDER_LIMIT) -> str:
-        """A short human summary: counts, the verdict, and up to `limit` blocking findings."""
+        """A short human summary: counts, the verdict, up to `limit` blocking findings, and
+        every reviewed exception used or expired."""
         counts = ", ".join(f"{s}: {self.counts.get(s, 0)}" for s in reversed(SEVERITIES))
         scope = "/".join(self.severities) + (" with a fix" if self.ignore_unfixed else "")
+        lines = [f"vulnerabilities: {counts}"]
         if self.passed():
-            return f"vulnerabilities: {counts}\nscan gate passed: no {scope}"
-        lines = [
-            f"vulnerabilities: {counts}",
-            f"scan gate failed: {len(self.blocking)} {scope}",
-            *(f"  {finding.render()}" for finding in self.blocking[:limit]),
-        ]
-        if len(self.blocking) > limit:
-            lines.append(f"  ... and {len(self.blocking) - limit} more (see the table report)")
+            lines.append(f"scan gate passed: no {scope}")
+        elif self.blocking:
+            lines.append(f"scan gate failed: {len(self.blocking)} {scope}")
+            lines += [f"  {finding.render()}" for finding in self.blocking[:limit]]
+            if len(self.blocking) > limit:
+                more = len(self.blocking) - limit
+                lines.append(f"  ... and {more} more (see the table report)")
+        for entry in self.expired:
+            lines.append(
+                f"scan gate failed: reviewed exception {entry.render()} has expired: review "
+                "it, then renew its expired_at or remove it (.trivyignore.yaml)"
+            )
+        for finding, entry in self.excepted:
+            lines.append(f"warning: accepted by reviewed exception: {finding.render()}")
+            lines.append(f"  {entry.render()}")
         return "\n".join(lines)
 
 
@@ -155,12 +171,20 @@ def summarize(
     report: Mapping[str, Any],
     severities: str | Iterable[str] = DEFAULT_SEVERITIES,
     ignore_unfixed: bool = True,
+    exceptions: Iterable[ReviewedException] = (),
+    today: datetime.date | None = None,
 ) -> ScanSummary:
     """Count a trivy JSON report's vulnerabilities and pick those that fail the gate.
 
-    Blocking: severity in `severities`, and (with `ignore_unfixed`) a FixedVersion.
+    Blocking: severity in `severities`, and (with `ignore_unfixed`) a FixedVersion, unless
+    an unexpired reviewed exception matches it. Any expired exception fails the gate too.
     A missing severity counts as UNKNOWN, as trivy does.
     """
+    today = today or datetime.datetime.now(datetime.UTC).date()
+    reviewed = tuple(exceptions)
+    expired = [entry for entry in reviewed if entry.expired(today)]
+    valid = [entry for entry in reviewed if not entry.expired(today)]
+    excepted: list[tuple[Finding, ReviewedException]] = []
     gate = _check_severities(severities)
     schema = report.get("SchemaVersion")
     if schema != SCHEMA_VERSION:
@@ -193,9 +217,15 @@ def summarize(
                 title=_text(vuln, "Title"),
             )
             if severity in gate and (finding.fixed_version or not ignore_unfixed):
-                blocking.append(finding)
+                match = next((e for e in valid if e.matches(
+                    finding.vulnerability_id, finding.pkg_name, finding.installed_version
+                )), None)  # fmt: skip
+                if match is None:
+                    blocking.append(finding)
+                else:
+                    excepted.append((finding, match))
     # Worst first, then stable by id and package.
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     blocking.sort(key=lambda f: (-rank.get(f.severity, 0), f.vulnerability_id, f.pkg_name))
     ordered = tuple(s for s in SEVERITIES if s in gate)
-    return ScanSummary(counts, blocking, ordered, ignore_unfixed)
+    return ScanSummary(counts, blocking, ordered, ignore_unfixed, excepted, expired)

@@ -12,7 +12,7 @@ import dagger
 from dagger import Doc, dag, field, object_type
 
 from pipelines import image as plan
-from pipelines import oci, versions
+from pipelines import oci, scan_exceptions, versions
 from pipelines import scan as trivy
 
 from . import kind
@@ -98,6 +98,7 @@ class TtsImage:
         vulnerability_db: dagger.Directory | None = None,
     ) -> tuple[dagger.Directory, trivy.ScanSummary]:
         """The reports directory and the gate's verdict (the gate is applied in Python)."""
+        exceptions = await self.reviewed_exceptions()  # a broken file fails before the scan
         report = "reports/trivy.json"
         scanner = (
             dag.container()
@@ -122,14 +123,22 @@ class TtsImage:
         for fmt, output in [("sarif", "reports/trivy.sarif"), ("table", "reports/trivy.txt")]:
             scanner = scanner.with_exec(trivy.trivy_convert_argv(report, fmt, output))
         summary = trivy.summarize(
-            json.loads(await scanner.file(report).contents()), severities, ignore_unfixed
-        )
+            json.loads(await scanner.file(report).contents()), severities, ignore_unfixed,
+            exceptions,
+        )  # fmt: skip
         reports = (
             scanner.directory("reports")
             .with_new_file("summary.txt", summary.render() + "\n")
             .with_new_file("gate", "passed\n" if summary.passed() else "failed\n")
         )
         return reports, summary
+
+    async def reviewed_exceptions(self) -> tuple[scan_exceptions.ReviewedException, ...]:
+        """The repository's reviewed exceptions (.trivyignore.yaml); none without the file."""
+        if scan_exceptions.EXCEPTIONS_FILE not in await self.repo.entries():
+            return ()
+        text = await self.repo.file(scan_exceptions.EXCEPTIONS_FILE).contents()
+        return scan_exceptions.parse(text)
 
     @uncached
     async def test_kind(

@@ -153,8 +153,9 @@ class ScanSummary:
                 lines.append(f"  ... and {more} more (see the table report)")
         for entry in self.expired:
             lines.append(
-                f"scan gate failed: reviewed exception {entry.render()} has expired: review "
-                "it, then renew its expired_at or remove it (.trivyignore.yaml)"
+                f"scan gate failed: reviewed exception {entry.label} expired on "
+                f"{entry.expires}: review it, then renew its expired_at or remove it "
+                "(.trivyignore.yaml)"
             )
         for finding, entry in self.excepted:
             lines.append(f"warning: accepted by reviewed exception: {finding.render()}")

@@ -47,9 +47,14 @@ class ReviewedException:
     def expired(self, today: datetime.date) -> bool:
         return today > self.expires
 
-    def render(self) -> str:
+    @property
+    def label(self) -> str:
+        """`CVE-… (package@version, …)`: the entry, as the file names it."""
         where = ", ".join(f"{n}@{v}" if v else n for n, v in self.packages) or "any package"
-        return f"{self.vulnerability_id} ({where}), expires {self.expires}: {self.statement}"
+        return f"{self.vulnerability_id} ({where})"
+
+    def render(self) -> str:
+        return f"{self.label}, expires {self.expires}: {self.statement}"
 
 
 def _purl(text: object, entry: str) -> tuple[str, str]:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from pipelines import chart, versions
+from pipelines import chart, scan_exceptions, versions
 from pipelines.scan import TRIVY_IMAGE
 from tests.dagger_module import TtsCi, functions
 from tests.engine.conftest import require_engine
@@ -137,18 +138,23 @@ TRIVYDB = REPO_ROOT / "tools" / "trivydb"
 
 @pytest.fixture(scope="module")
 def vulnerability_dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two Trivy DBs made with trivy-db's own API (tools/trivydb): one advisory for glibc
-    fixed in a version no Debian 12 image has (so every such image is vulnerable), and none."""
+    """Trivy DBs made with trivy-db's own API (tools/trivydb): one advisory for glibc fixed
+    in a version no Debian 12 image has (so every such image is vulnerable), none, and
+    CVE-2024-45337 in golang.org/x/crypto < 0.31.0 (the Go modules of ttn-lw-stack)."""
     root = tmp_path_factory.mktemp("trivy-db")
     binary = root / "trivydb"
     subprocess.run(
         ["go", "build", "-o", str(binary), "."], cwd=TRIVYDB, check=True, timeout=900,
         env={**os.environ, "GOFLAGS": "-mod=readonly"},
     )  # fmt: skip
-    dbs = {"vulnerable": root / "vulnerable", "clean": root / "clean"}
+    dbs = {"vulnerable": root / "vulnerable", "clean": root / "clean", "x-crypto": root / "x"}
     advisory = ["-advisory", "glibc:99.0-1:CVE-2099-0001:HIGH"]
     subprocess.run([str(binary), "-out", str(dbs["vulnerable"]), *advisory], check=True)
     subprocess.run([str(binary), "-out", str(dbs["clean"])], check=True)
+    # Shaped like the real advisory for the module version the pinned release requires.
+    go = ["-platform", "go::GitHub Security Advisory Go",
+          "-advisory", "golang.org/x/crypto:0.31.0:CVE-2024-45337:CRITICAL"]  # fmt: skip
+    subprocess.run([str(binary), "-out", str(dbs["x-crypto"]), *go], check=True)
     return dbs
 
 
@@ -340,6 +346,59 @@ def test_e2e_reaches_a_passing_helm_test(
     for phase in ("images built", "daemon up", "cluster created", "images loaded",
                   "install ready", "helm test"):  # fmt: skip
         assert phase in summary, summary
+
+
+def with_exceptions(module: Path, where: Path, text: str) -> Path:
+    """A copy of the module whose .trivyignore.yaml is `text`; nothing else differs."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(module / name, where / name)
+    (where / scan_exceptions.EXCEPTIONS_FILE).write_text(text)
+    return where
+
+
+def test_the_reviewed_exception_gates_the_real_binaries_finding(
+    dagger_cli: Path,
+    module_dir: Path,
+    source_tree: tuple[str, str],
+    vulnerability_dbs: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """Trivy itself finds CVE-2024-45337 in the built image's Go binaries (x/crypto v0.26.0,
+    as v3.32.0's go.mod requires): the repository's exception lets it through with a warning;
+    without it the gate fails naming module and versions; once expired it fails naming it."""
+    tree, _ = source_tree
+    db = str(vulnerability_dbs["x-crypto"])
+
+    def scanned(module: Path) -> tuple[str, str]:
+        out = tmp_path / f"reports-{module.name}"
+        result, _ = dagger(
+            dagger_cli, module, "call", "build", "--tts-source", tree, "scan",
+            "--vulnerability-db", db, "--gate=false", "export", "--path", str(out),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        summary = (out / "summary.txt").read_text()
+        print(summary)
+        return summary, (out / "gate").read_text()
+
+    finding = "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.26.0 -> 0.31.0"
+    summary, gate = scanned(module_dir)
+    assert gate == "passed\n"
+    assert f"warning: accepted by reviewed exception: {finding}" in summary
+    empty = with_exceptions(module_dir, tmp_path / "none", "vulnerabilities: []\n")
+    summary, gate = scanned(empty)
+    assert gate == "failed\n"
+    assert finding in summary
+    reviewed = (REPO_ROOT / scan_exceptions.EXCEPTIONS_FILE).read_text()
+    past = re.sub(r"expired_at: \S+", "expired_at: 2024-01-01", reviewed)
+    summary, gate = scanned(with_exceptions(module_dir, tmp_path / "expired", past))
+    assert gate == "failed\n"
+    expired = "reviewed exception CVE-2024-45337 (golang.org/x/crypto@v0.26.0) expired on"
+    assert f"{expired} 2024-01-01: review it" in summary
 
 
 def test_a_failed_e2e_names_its_phase(dagger_cli: Path, module_dir: Path) -> None:

@@ -53,8 +53,10 @@ def test_once_expired_the_exception_fails_the_gate_naming_the_entry() -> None:
     assert not summary.passed()
     text = summary.render()
     assert "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.26.0 -> 0.31.0" in text
-    assert "reviewed exception CVE-2024-45337 (golang.org/x/crypto@v0.26.0)" in text
-    assert "has expired: review it, then renew its expired_at or remove it" in text
+    assert (
+        "scan gate failed: reviewed exception CVE-2024-45337 (golang.org/x/crypto@v0.26.0) "
+        "expired on 2027-03-31: review it, then renew its expired_at or remove it"
+    ) in text
 
 
 def test_an_expired_entry_fails_even_when_its_finding_is_gone() -> None:

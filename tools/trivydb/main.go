@@ -3,6 +3,9 @@
 // can be tested for real without downloading Trivy's DB. The engine test suite uses it.
 //
 //	trivydb -out DIR [-platform "debian 12"] [-advisory SRCPKG:FIXED:VULN-ID:SEVERITY ...]
+//
+// A platform with "::" is a language ecosystem's bucket, e.g. "go::GitHub Security Advisory
+// Go" for Go modules (the package is the module path, FIXED its first fixed version).
 package main
 
 import (
@@ -47,6 +50,10 @@ func write(dir, platform string, entries []string) error {
 	dbc := db.Config{}
 	err := dbc.BatchUpdate(func(tx *bolt.Tx) error {
 		source := types.DataSource{ID: "debian", Name: "Debian Security Tracker", URL: "https://salsa.debian.org/security-tracker-team/security-tracker"}
+		language := strings.Contains(platform, "::")
+		if language {
+			source = types.DataSource{ID: "ghsa", Name: "GitHub Security Advisory", URL: "https://github.com/advisories"}
+		}
 		if err := dbc.PutDataSource(tx, platform, source); err != nil {
 			return err
 		}
@@ -56,9 +63,12 @@ func write(dir, platform string, entries []string) error {
 				return fmt.Errorf("advisory %q is not SRCPKG:FIXED:VULN-ID:SEVERITY", entry)
 			}
 			pkg, fixed, id, severity := parts[0], parts[1], parts[2], parts[3]
-			// Bucket path platform -> source package, key the vulnerability ID, as
-			// trivy-db's GetAdvisories reads it.
+			// Bucket path platform -> package, key the vulnerability ID, as trivy-db's
+			// GetAdvisories reads it. Language advisories carry version ranges instead.
 			advisory := types.Advisory{FixedVersion: fixed}
+			if language {
+				advisory = types.Advisory{VulnerableVersions: []string{"< " + fixed}, PatchedVersions: []string{fixed}}
+			}
 			if err := dbc.PutAdvisory(tx, []string{platform, pkg}, id, advisory); err != nil {
 				return err
 			}

@@ -20,6 +20,7 @@ from typing import Any, Final
 import aiomqtt
 import anyio
 
+from pipelines.smoke.capped import json_object
 from pipelines.smoke.polling import ProbeFailure
 
 # CONNACK codes of a refused login: MQTT 3.1.1 (4, 5) and MQTT 5 (134, 135).
@@ -64,7 +65,7 @@ def _uplink(message: aiomqtt.Message, f_cnt: int) -> tuple[bytes, dict[str, Any]
     raw = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
     if len(raw) > MAX_MESSAGE:
         raise ProbeFailure(f"MQTT message on {message.topic} exceeds 64 KiB")
-    uplink = _json(raw, str(message.topic)).get("uplink_message")
+    uplink = json_object(raw, f"MQTT message on {message.topic}").get("uplink_message")
     if not isinstance(uplink, dict) or uplink.get("f_cnt", 0) != f_cnt:
         return None  # another uplink (an earlier attempt's) or no uplink at all
     try:
@@ -72,16 +73,6 @@ def _uplink(message: aiomqtt.Message, f_cnt: int) -> tuple[bytes, dict[str, Any]
     except (binascii.Error, ValueError):
         raise ProbeFailure(f"uplink FCnt {f_cnt} on MQTT: frm_payload is not base64") from None
     return payload, uplink
-
-
-def _json(raw: Any, topic: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except (TypeError, ValueError):
-        raise ProbeFailure(f"MQTT message on {topic} is not JSON") from None
-    if not isinstance(value, dict):
-        raise ProbeFailure(f"MQTT message on {topic} is JSON {type(value).__name__}, not an object")
-    return value
 
 
 def refusal(err: aiomqtt.MqttError, where: str) -> ProbeFailure:

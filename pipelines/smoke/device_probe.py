@@ -81,6 +81,12 @@ class DeviceProbe:
     _mqtt: app_mqtt.AppMqtt | None = None
 
     @property
+    def _link_keys(self) -> str:
+        """The API keys of the probe gateway (a Basic Station links with one)."""
+        assert self.gateway is not None  # set before the steps run
+        return f"/gateways/{self.gateway.gateway_id}/api-keys"
+
+    @property
     def plan(self) -> str:
         assert self.target.frequency_plan is not None  # a device probe needs a key and a plan
         return self.target.frequency_plan
@@ -95,8 +101,8 @@ class DeviceProbe:
         assert self.owner is not None  # nothing is created before it is set
         await self.exits.aclose()
         if self.link_key_id is not None and self.gateway is not None:
-            await registry.remove_link_key(
-                self.client, self.api_key, self.gateway, self.link_key_id
+            await registry.delete(
+                self.client, self.api_key, f"{self._link_keys}/{self.link_key_id}"
             )
             self.link_key_id = None
         return await devices.remove(
@@ -112,9 +118,10 @@ class DeviceProbe:
             return self._radio
         assert self.gateway is not None  # set before the steps run
         if self.link_key_id is None:
-            self.link_key_id, self._link_key = await registry.link_key(
-                self.client, self.api_key, self.gateway
-            )
+            self.link_key_id, self._link_key = await registry.new_api_key(
+                self.client, self.api_key, self._link_keys, "tts-ci probe LNS",
+                ["RIGHT_GATEWAY_LINK"],
+            )  # fmt: skip
         self._radio = await self.exits.enter_async_context(
             station(self.target.lns, self.gateway.eui, self.plan, self._link_key, self.tls)
         )

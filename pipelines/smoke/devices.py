@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import httpx
 
-from pipelines.smoke.registry import API, Owner, RegistryError, call, refused
+from pipelines.smoke.registry import Owner, checked, delete, new_api_key
 
 LORAWAN_VERSION: Final = "MAC_V1_0_3"
 PHY_VERSION: Final = "PHY_V1_0_3_REV_A"
@@ -71,15 +71,6 @@ class Created:
         return self.application or self.key_id is not None or bool(self.registries)
 
 
-async def _ok(
-    client: httpx.AsyncClient, key: str, method: str, path: str, body: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    status, answer = await call(client, key, method, path, body)
-    if not httpx.codes.is_success(status):
-        raise refused(f"{method} {API}{path}", status, answer)
-    return answer
-
-
 async def create(
     client: httpx.AsyncClient,
     key: str,
@@ -96,14 +87,12 @@ async def create(
             "application": {"ids": {"application_id": app}, "name": "tts-ci device probe"},
             "collaborator": {f"{entity}_ids": {f"{entity}_id": owner.id}},
         }
-        await _ok(client, key, "POST", f"/{owner.kind}/{owner.id}/applications", body)
+        await checked(client, key, "POST", f"/{owner.kind}/{owner.id}/applications", body)
         created.application = True
     if created.key_id is None:
-        body = {"name": "tts-ci probe MQTT", "rights": list(MQTT_RIGHTS)}
-        answer = await _ok(client, key, "POST", f"/applications/{app}/api-keys", body)
-        if not isinstance(answer.get("key"), str) or not isinstance(answer.get("id"), str):
-            raise RegistryError(f"POST {API}/applications/{app}/api-keys returned no key")
-        created.key_id, created.mqtt_key = answer["id"], answer["key"]
+        created.key_id, created.mqtt_key = await new_api_key(
+            client, key, f"/applications/{app}/api-keys", "tts-ci probe MQTT", MQTT_RIGHTS
+        )
     parts: dict[str, tuple[dict[str, Any], list[str]]] = {
         "js": ({"root_keys": {"app_key": {"key": device.app_key.hex().upper()}}},
                ["root_keys.app_key.key"]),
@@ -114,7 +103,7 @@ async def create(
     }  # fmt: skip
     if "is" not in created.registries:
         body = {"end_device": {"ids": device.ids, "name": "tts-ci probe device"}}
-        await _ok(client, key, "POST", f"/applications/{app}/devices", body)
+        await checked(client, key, "POST", f"/applications/{app}/devices", body)
         created.registries.append("is")
     for registry, (fields, paths) in parts.items():
         if registry in created.registries:
@@ -123,7 +112,7 @@ async def create(
             "end_device": {"ids": device.ids, **fields},
             "field_mask": {"paths": ["ids.dev_eui", "ids.join_eui", *paths]},
         }
-        await _ok(client, key, "PUT", f"/{registry}/applications/{app}/devices/{dev}", body)
+        await checked(client, key, "PUT", f"/{registry}/applications/{app}/devices/{dev}", body)
         created.registries.append(registry)
     return (
         f"application {app}, its MQTT key and OTAA device {dev} (DevEUI "
@@ -143,19 +132,13 @@ async def remove(
     if "is" in created.registries:
         steps.append(("is", f"/applications/{app}/devices/{dev}"))
     for registry, path in steps:
-        await _delete(client, key, path)
+        await delete(client, key, path)
         created.registries.remove(registry)
     if created.key_id is not None:
-        await _delete(client, key, f"/applications/{app}/api-keys/{created.key_id}")
+        await delete(client, key, f"/applications/{app}/api-keys/{created.key_id}")
         created.key_id = created.mqtt_key = None
     action = "purged" if owner.admin else "deleted"
     if created.application:
-        await _delete(client, key, f"/applications/{app}{'/purge' if owner.admin else ''}")
+        await delete(client, key, f"/applications/{app}{'/purge' if owner.admin else ''}")
         created.application = False
     return f"device {dev}, its MQTT key and application {app} {action}"
-
-
-async def _delete(client: httpx.AsyncClient, key: str, path: str) -> None:
-    status, answer = await call(client, key, "DELETE", path)
-    if not httpx.codes.is_success(status) and status != httpx.codes.NOT_FOUND:
-        raise refused(f"DELETE {API}{path}", status, answer)

@@ -12,8 +12,8 @@ connected gateway first registers one through the HTTP API with an API key. Call
   404 while it is not. Unlike the server-wide gauge on /metrics, this is about our gateway.
 - ``DELETE /gateways/{id}/purge`` (admins; frees the ID and the EUI), else
   ``DELETE /gateways/{id}`` (frees the EUI; the ID stays reserved);
-- ``POST /gateways/{id}/api-keys`` and ``DELETE …/api-keys/{key}``: the link key a Basic
-  Station presents.
+- ``POST …/api-keys`` and ``DELETE …/api-keys/{key}``: an entity's API keys (the link key a
+  Basic Station presents; an application's key for MQTT).
 
 The API key travels only in the Authorization header; no message here quotes it.
 """
@@ -21,6 +21,7 @@ The API key travels only in the Authorization header; no message here quotes it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -193,30 +194,37 @@ async def remove(client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway)
     action, path = "deleted", f"/gateways/{gateway.gateway_id}"
     if gateway.owner.admin:
         action, path = "purged", f"{path}/purge"
-    status, answer = await call(client, api_key, "DELETE", path)
-    if not httpx.codes.is_success(status):
-        raise refused(f"DELETE {API}{path}", status, answer)
+    await checked(client, api_key, "DELETE", path)
     return f"gateway {gateway.gateway_id} {action}"
 
 
-async def link_key(
-    client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway
-) -> tuple[str, str]:
-    """(id, key) of a new gateway API key with the link right: what a Basic Station sends."""
-    path = f"/gateways/{gateway.gateway_id}/api-keys"
-    body = {"name": "tts-ci probe LNS", "rights": ["RIGHT_GATEWAY_LINK"]}
-    status, answer = await call(client, api_key, "POST", path, body)
+async def checked(
+    client: httpx.AsyncClient,
+    api_key: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON answer of a call that must succeed; a refusal raises RegistryError."""
+    status, answer = await call(client, api_key, method, path, body)
     if not httpx.codes.is_success(status):
-        raise refused(f"POST {API}{path}", status, answer)
-    if not isinstance(answer.get("id"), str) or not isinstance(answer.get("key"), str):
-        raise RegistryError(f"POST {API}{path} returned no key")
-    return answer["id"], answer["key"]
+        raise refused(f"{method} {API}{path}", status, answer)
+    return answer
 
 
-async def remove_link_key(
-    client: httpx.AsyncClient, api_key: str, gateway: ProbeGateway, key_id: str
-) -> None:
-    path = f"/gateways/{gateway.gateway_id}/api-keys/{key_id}"
+async def delete(client: httpx.AsyncClient, api_key: str, path: str) -> None:
+    """DELETE `path`; one already gone (404) counts as removed."""
     status, answer = await call(client, api_key, "DELETE", path)
     if not httpx.codes.is_success(status) and status != httpx.codes.NOT_FOUND:
         raise refused(f"DELETE {API}{path}", status, answer)
+
+
+async def new_api_key(
+    client: httpx.AsyncClient, api_key: str, path: str, name: str, rights: Sequence[str]
+) -> tuple[str, str]:
+    """(id, key) of an entity's new API key (`path`: …/api-keys) with exactly `rights`: an
+    application's for MQTT, a gateway's link key for a Basic Station."""
+    answer = await checked(client, api_key, "POST", path, {"name": name, "rights": list(rights)})
+    if not isinstance(answer.get("id"), str) or not isinstance(answer.get("key"), str):
+        raise RegistryError(f"POST {API}{path} returned no key")
+    return answer["id"], answer["key"]

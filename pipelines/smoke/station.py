@@ -27,6 +27,7 @@ import anyio
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from pipelines.smoke.capped import json_object
 from pipelines.smoke.polling import ProbeFailure
 from pipelines.smoke.radio import Heard, uplink_channel
 from pipelines.smoke.semtech import ProtocolError
@@ -80,14 +81,14 @@ class Station:
                   "rxtime": time.time()}  # fmt: skip
         message = {**frame_message(phy), "DR": data_rate, "Freq": int(freq * 1e6),
                    "RefTime": 0.0, "upinfo": upinfo}  # fmt: skip
-        await self._io(self.ws.send(json.dumps(message)))
+        await _io(self.ws.send(json.dumps(message)), self.where)
         return xtime
 
     async def receive(self, seconds: float) -> Heard | None:
         """The next dnmsg within `seconds` (dntxed sent), else None."""
         with anyio.move_on_after(max(seconds, 0)):
             while True:
-                message = _json(await self._io(self.ws.recv()))
+                message = _json(await _io(self.ws.recv(), self.where))
                 if message.get("msgtype") != "dnmsg":
                     continue  # timesync, runcmd, …: nothing the probe needs
                 try:
@@ -100,13 +101,10 @@ class Station:
                 sent = {"msgtype": "dntxed", "diid": message.get("diid", 0),
                         "DevEui": message.get("DevEui", ""), "rctx": message.get("rctx", 0),
                         "xtime": xtime, "txtime": 0.0, "gpstime": 0}  # fmt: skip
-                await self._io(self.ws.send(json.dumps(sent)))
+                await _io(self.ws.send(json.dumps(sent)), self.where)
                 # The station transmits RxDelay seconds after xtime (its RX1).
                 return Heard(phy, xtime + delay * 1_000_000, anyio.current_time())
         return None
-
-    async def _io(self, call: Any) -> Any:
-        return await _io(call, self.where)
 
 
 async def _io(call: Any, where: str) -> Any:
@@ -117,16 +115,9 @@ async def _io(call: Any, where: str) -> Any:
         raise ProbeFailure(f"the LNS {where} closed the websocket ({err})") from None
 
 
-def _json(raw: Any) -> dict[str, Any]:
-    if len(raw) > MAX_MESSAGE:
-        raise ProtocolError("LNS message exceeds 64 KiB")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise ProtocolError("LNS message is not JSON") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("LNS message is not a JSON object")
-    return value
+def _json(raw: str | bytes) -> dict[str, Any]:
+    """An LNS message as a JSON object (websockets already refuses more than MAX_MESSAGE)."""
+    return json_object(raw.encode() if isinstance(raw, str) else raw, "LNS message")
 
 
 async def _connect(uri: str, key: str, tls: ssl.SSLContext | None) -> Any:
@@ -162,9 +153,9 @@ async def station(
         gateway = Station(ws, channel, info["uri"])
         version = {"msgtype": "version", "station": "tts-ci smoke probe", "model": "tts-ci-probe",
                    "firmware": "", "package": "", "protocol": 2, "features": ""}  # fmt: skip
-        await gateway._io(ws.send(json.dumps(version)))
+        await _io(ws.send(json.dumps(version)), gateway.where)
         with anyio.fail_after(HANDSHAKE_TIMEOUT):
-            config = _json(await gateway._io(ws.recv()))
+            config = _json(await _io(ws.recv(), gateway.where))
         if config.get("msgtype") != "router_config":
             raise ProbeFailure(f"the LNS answered version with {config.get('msgtype')!r}")
         yield gateway

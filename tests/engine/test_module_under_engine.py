@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pipelines import chart, scan_exceptions, versions
 from pipelines.scan import TRIVY_IMAGE
 from tests.dagger_module import TtsCi, functions
 from tests.engine.conftest import require_engine
+from tests.support.module_copy import copy_module
 from tests.support.oci_tarball import OciTarball
 from tests.support.paths import CHART, REPO_ROOT
 from tests.support.render import run
@@ -350,13 +350,7 @@ def test_e2e_reaches_a_passing_helm_test(
 
 def with_exceptions(module: Path, where: Path, text: str) -> Path:
     """A copy of the module whose .trivyignore.yaml is `text`; nothing else differs."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    for name in filter(None, listed.split("\0")):
-        (where / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(module / name, where / name)
+    copy_module(module, where)
     (where / scan_exceptions.EXCEPTIONS_FILE).write_text(text)
     return where
 

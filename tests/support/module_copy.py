@@ -21,14 +21,7 @@ def module_dir(scratch: Path) -> Path:
     override = os.environ.get(BASE_IMAGE_OVERRIDE)
     if not override:
         return REPO_ROOT
-    listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    for name in filter(None, listed.split("\0")):
-        target = scratch / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / name, target)
+    copy_module(REPO_ROOT, scratch)
     pyproject = scratch / "ci" / "pyproject.toml"
     text, count = re.subn(
         r'^base-image = ".*"$', f'base-image = "{override}"', pyproject.read_text(), flags=re.M
@@ -37,4 +30,18 @@ def module_dir(scratch: Path) -> Path:
         raise ValueError("ci/pyproject.toml has no base-image line")
     pyproject.write_text(text)
     print(f"module copy at {scratch}, base-image = {override!r} ({BASE_IMAGE_OVERRIDE})")
+    return scratch
+
+
+def copy_module(source: Path, scratch: Path) -> Path:
+    """The repository's files (tracked or not ignored) as they are in `source` (the
+    repository or a copy of it), copied into `scratch`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        target = scratch / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / name, target)
     return scratch

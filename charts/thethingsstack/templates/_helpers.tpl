@@ -187,3 +187,20 @@ listeners read through the secrets store (service.tcp). */}}
 {{- define "tts.keyVaultCertificateVault" -}}
 {{- regexFind "^https://[^.]+" .Values.ingress.tls.keyVaultCertificateUri | trimPrefix "https://" -}}
 {{- end -}}
+
+
+{{/* The annotations of a LoadBalancer Service (service.udp, service.tcp): its own, and a
+static public IP in our own resource group (the node resource group is read-only on
+Automatic; spec.loadBalancerIP is deprecated). */}}
+{{- define "tts.loadBalancerAnnotations" -}}
+{{- if or .annotations .azure.publicIpName -}}
+annotations:
+  {{- if .azure.publicIpName }}
+  service.beta.kubernetes.io/azure-pip-name: {{ .azure.publicIpName | quote }}
+  service.beta.kubernetes.io/azure-load-balancer-resource-group: {{ .azure.resourceGroup | quote }}
+  {{- end }}
+  {{- with .annotations }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+{{- end -}}

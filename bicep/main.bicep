@@ -203,6 +203,7 @@ var suffix = uniqueString(resourceGroup().id)
 var compactPrefix = toLower(replace(namePrefix, '-', ''))
 var acrName = take('${compactPrefix}${suffix}', 50)
 var keyVaultName = take('${namePrefix}-kv-${suffix}', 24)
+var signingVaultName = take('${namePrefix}-sig-${suffix}', 24)
 var storageAccountName = take('${compactPrefix}st${suffix}', 24)
 var postgresServerName = '${namePrefix}-pg-${suffix}'
 var aksClusterName = '${namePrefix}-aks'
@@ -323,6 +324,18 @@ module keyVault 'modules/keyvault.bicep' = {
   }
 }
 
+module signing 'modules/signing.bicep' = {
+  name: 'signing'
+  params: {
+    location: location
+    vaultName: signingVaultName
+    tags: allTags
+    softDeleteRetentionDays: isProd ? 90 : 7
+    signerPrincipalId: identities.outputs.githubPrincipalId
+    keyExpiresOn: secretsExpireOn
+  }
+}
+
 module postgres 'modules/postgres.bicep' = {
   name: 'postgres'
   params: {
@@ -431,6 +444,9 @@ output acrLoginServer string = acr.outputs.acrLoginServer
 
 @description('AKS cluster name (AKS_CLUSTER_NAME).')
 output aksClusterName string = aks.outputs.clusterName
+
+@description('Key Vault key that signs the image (SIGNING_KEY_ID): publish signs with it, deploy verifies against it.')
+output signingKeyId string = signing.outputs.signingKeyId
 
 // Chart values (values-aks.yaml)
 @description('Client id of the TTS workload identity.')

@@ -36,6 +36,7 @@ __all__ = [
     "check_registry_name",
     "exchange_refresh_token",
     "import_images",
+    "is_login_server",
     "login_server",
 ]
 
@@ -66,6 +67,11 @@ def check_registry_name(name: str) -> str:
             "e.g. --registry from the Bicep output acrName"
         )
     raise ValueError(f"invalid registry name {name!r}: an ACR name has 5-50 letters or digits only")
+
+
+def is_login_server(host: str) -> bool:
+    """True for an ACR login server (Azure public cloud), whose images need this login."""
+    return host.lower().endswith(".azurecr.io")
 
 
 def _check_login_server(login_server: str) -> str:

@@ -46,6 +46,7 @@ GITHUB_VARIABLES: Final[Mapping[str, str]] = {
     "acrName": "ACR_NAME",
     "acrLoginServer": "ACR_LOGIN_SERVER",
     "aksClusterName": "AKS_CLUSTER_NAME",
+    "signingKeyId": "SIGNING_KEY_ID",
 }
 # Bicep outputs the chart's values-aks.yaml consumes, under the same names.
 CHART_VALUE_OUTPUTS: Final = (

@@ -56,14 +56,16 @@ def _check_severities(severities: str | Iterable[str]) -> frozenset[str]:
 
 
 def trivy_scan_argv(
-    image_tar: str,
+    target: str,
     report_json: str,
     *,
     ignorefile: str | None = None,
     cache_dir: str = TRIVY_CACHE_DIR,
     offline: bool = False,
+    sbom: bool = False,
 ) -> list[str]:
-    """`trivy image` of an image tarball (docker save or OCI layout) into a JSON report.
+    """`trivy image` of an image tarball (docker save or OCI layout) into a JSON report, or
+    with `sbom` `trivy sbom` of a CycloneDX SBOM (publish attaches one to every image).
 
     Vulnerabilities only, every severity, exit code 0 whatever is found: the gate is
     `summarize`, after the reports are written. `offline`: an air-gapped scan with the
@@ -71,9 +73,7 @@ def trivy_scan_argv(
     """
     argv = [
         "trivy",
-        "image",
-        "--input",
-        image_tar,
+        *(["sbom", target] if sbom else ["image", "--input", target]),
         "--scanners",
         "vuln",
         "--format",

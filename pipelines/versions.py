@@ -75,5 +75,11 @@ SECRETS_STORE_CSI_VERSION: Final = "1.5.4"
 PROMETHEUS_OPERATOR_VERSION: Final = "0.85.0"
 GATEWAY_API_VERSION: Final = "1.3.0"
 
+# Supply chain (pipelines/signing.py): cosign signs and verifies, oras attaches the SBOM.
+# Built from their Go modules, by go_install in the Dagger functions and from
+# tools/supplychain/go.mod on the host.
+COSIGN_VERSION: Final = "2.6.5"
+ORAS_VERSION: Final = "1.3.6"
+
 # Docker-in-Dagger engine that kind runs its node container in. Tag not verifiable offline.
 DOCKER_DIND_IMAGE: Final = "docker:28.5.1-dind"

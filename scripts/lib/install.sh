@@ -6,7 +6,7 @@
 # The uv that installs the locked Python environments (pipelines/versions.py, read as
 # text: this runs before any environment exists).
 UV_VERSION=$(sed -n 's/^UV_VERSION: Final = "\(.*\)"$/\1/p' "$ROOT/pipelines/versions.py")
-GO_MIN_VERSION=1.24               # tools/go.mod's `go` line
+GO_MIN_VERSION=1.26.7             # the highest `go` line of tools/go.mod and tools/supplychain/go.mod
 # Debian packages the suite runs for real: servers for the integration tests.
 APT_PACKAGES=(redis-server postgresql openssh-server mosquitto)
 
@@ -98,13 +98,13 @@ require_go() {
         || die "Go $have is older than $GO_MIN_VERSION" "install Go >= $GO_MIN_VERSION"
 }
 
-# go_tool NAME PACKAGE [LDFLAGS]: build PACKAGE from the pinned module in tools/
-# into .tools/bin/NAME, unless the binary exists and was built from the same pins.
+# go_tool NAME PACKAGE [LDFLAGS] [MODULE]: build PACKAGE from the pinned module in MODULE
+# (default tools) into .tools/bin/NAME, unless the binary exists and was built from the same pins.
 go_tool() {
-    local name=$1 pkg=$2 ldflags=${3:-}
+    local name=$1 pkg=$2 ldflags=${3:-} module="$ROOT/${4:-tools}"
     local bin="$ROOT/.tools/bin/$name" stamp="$ROOT/.tools/bin/.$name.stamp"
     local want
-    want=$(cat "$ROOT/tools/go.mod" "$ROOT/tools/go.sum" <(printf '%s %s' "$pkg" "$ldflags") \
+    want=$(cat "$module/go.mod" "$module/go.sum" <(printf '%s %s' "$pkg" "$ldflags") \
         | sha256sum | cut -d' ' -f1)
     if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         note "$name: up to date"
@@ -112,7 +112,7 @@ go_tool() {
     fi
     note "$name: building $pkg (first time takes minutes)"
     local started=$SECONDS
-    (cd "$ROOT/tools" && GOBIN="$ROOT/.tools/bin" GOFLAGS="-mod=readonly -buildvcs=false" \
+    (cd "$module" && GOBIN="$ROOT/.tools/bin" GOFLAGS="-mod=readonly -buildvcs=false" \
         go install -trimpath -ldflags "$ldflags" "$pkg") \
         || die "could not build $name from its Go module ($pkg)" \
                "check that the Go module proxy is reachable (go env GOPROXY)"

@@ -8,6 +8,8 @@ git, Azure, GitHub) is left to the tests that say so.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import subprocess
@@ -15,15 +17,18 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from pipelines import chart, scan_exceptions, versions
+from pipelines import chart, scan_exceptions, signing, versions
 from pipelines.scan import TRIVY_IMAGE
 from tests.dagger_module import TtsCi, functions
 from tests.engine.conftest import require_engine
 from tests.support.module_copy import copy_module
 from tests.support.oci_tarball import OciTarball
-from tests.support.paths import CHART, REPO_ROOT
+from tests.support.paths import CHART, REPO_ROOT, tool_path
 from tests.support.render import run
+from tests.support.signing_tools import DirectoryWorkspace
 
 require_engine()  # one skip line without the CLI or an engine it reaches
 
@@ -93,7 +98,8 @@ BAD_INPUT = [
     (["test-e-2-e", "--node-image", "kindest/node"], "is not pinned"),
     (
         ["with-azure", "--tenant-id", "t", "--client-id", "c", "publish",
-         "--registry", "tts.azurecr.io", "--resource-group", "rg", "--subscription-id", "s"],
+         "--registry", "tts.azurecr.io", "--resource-group", "rg", "--subscription-id", "s",
+         "--signing-key-id", "https://tts-sig.vault.azure.net/keys/image-signing"],
         "azurecr.io",
     ),
     (
@@ -101,6 +107,12 @@ BAD_INPUT = [
          "--resource-group", "rg", "--subscription-id", "s",
          "--image", "tts.azurecr.io/thethingsstack:3.32.0"],
         "has no digest",
+    ),
+    (
+        ["with-azure", "--tenant-id", "t", "--client-id", "c", "deploy", "--cluster", "c",
+         "--resource-group", "rg", "--subscription-id", "s",
+         "--image", "tts.azurecr.io/thethingsstack@sha256:" + "0" * 64],
+        "deploy verifies the image's signature before helm runs",
     ),
     (
         ["migrate", "--target-postgres", "env://TTS_CI_ENGINE_NOT_USED",
@@ -201,7 +213,10 @@ def test_publish_pushes_only_a_scanned_image(
     dagger_cli: Path, module_dir: Path, vulnerability_dbs: dict[str, Path], registry: str
 ) -> None:
     address = f"{registry}/tts-ci/engine-suite:{int(time.time())}"
-    publish = ["call", "from-image", "--container", SMALL_IMAGE, "publish", "--address", address]
+    publish = [
+        "call", "from-image", "--container", SMALL_IMAGE, "publish", "--address", address,
+        "--plain-http",
+    ]  # fmt: skip
     refused, _ = dagger(
         dagger_cli, module_dir, *publish,
         "--vulnerability-db", str(vulnerability_dbs["vulnerable"]),
@@ -221,6 +236,88 @@ def test_publish_pushes_only_a_scanned_image(
     )  # fmt: skip
     assert back.returncode == 0, back.stderr[-3000:]
     assert "pulled back" in back.stdout
+
+
+def test_publish_attaches_the_sbom_and_signs_what_it_pushed(
+    dagger_cli: Path,
+    module_dir: Path,
+    vulnerability_dbs: dict[str, Path],
+    registry: str,
+    tmp_path: Path,
+) -> None:
+    key, other = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    key_file = tmp_path / "signing.pem"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"engine-suite"),
+        )
+    )
+    (tmp_path / "passphrase").write_text("engine-suite")
+    address = f"{registry}/tts-ci/engine-signed:{int(time.time())}"
+    published, _ = dagger(
+        dagger_cli, module_dir, "call", "from-image", "--container", SMALL_IMAGE, "publish",
+        "--address", address, "--vulnerability-db", str(vulnerability_dbs["clean"]),
+        "--signing-key", f"file://{key_file}",
+        "--signing-key-password", f"file://{tmp_path / 'passphrase'}", "--plain-http",
+    )  # fmt: skip
+    assert published.returncode == 0, published.stderr[-3000:]
+    print(published.stdout)
+    ref = signing.digest_ref(published.stdout.strip().splitlines()[-1])
+    assert f"signed {ref} with --signing-key" in published.stdout
+    assert re.search(rf"attached SBOM \S+@sha256:[0-9a-f]{{64}} \(\S+\) to {re.escape(str(ref))}",
+                     published.stdout)  # fmt: skip
+
+    # What the engine pushed, checked from the host with the pinned cosign and oras.
+    ws = DirectoryWorkspace(tmp_path)
+    public = signing.public_pem(key.public_key())
+    verified = asyncio.run(signing.verify(ws, ref, public, "the suite's key", plain_http=True))
+    assert verified == f"verified {ref}: signed by the suite's key"
+    with pytest.raises(signing.SignatureRefused, match="no signature on it is by that key"):
+        asyncio.run(signing.verify(ws, ref, signing.public_pem(other.public_key()), "another",
+                                   plain_http=True))  # fmt: skip
+    oras = str(tool_path("oras"))
+    discovered = subprocess.run(
+        [oras, "discover", "--plain-http", "--format", "json",
+         "--artifact-type", signing.SBOM_ARTIFACT_TYPE, str(ref)],
+        capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    (sbom,) = json.loads(discovered.stdout)["referrers"]
+    subprocess.run(
+        [oras, "pull", "--plain-http", "-o", str(tmp_path / "sbom"), sbom["reference"]],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    bom = json.loads((tmp_path / "sbom" / "sbom.cdx.json").read_text())
+    assert bom["bomFormat"] == "CycloneDX"
+    assert "libc6" in {c["name"] for c in bom["components"]}
+
+
+def test_an_sbom_is_scanned_like_the_image(
+    dagger_cli: Path, module_dir: Path, vulnerability_dbs: dict[str, Path], tmp_path: Path
+) -> None:
+    sbom = tmp_path / "sbom.cdx.json"
+    made, _ = dagger(
+        dagger_cli, module_dir, "call", "from-image", "--container", SMALL_IMAGE, "sbom",
+        "export", "--path", str(sbom),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert json.loads(sbom.read_text())["bomFormat"] == "CycloneDX"
+    scan = ["call", "scan-sbom", "--sbom", str(sbom)]
+    reports = tmp_path / "reports"
+    found, _ = dagger(
+        dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["vulnerable"]),
+        "--gate=false", "export", "--path", str(reports),
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr[-3000:]
+    summary = (reports / "summary.txt").read_text()
+    print(summary)
+    assert "HIGH CVE-2099-0001 libc6 " in summary  # the image scan's finding, from the SBOM
+    gated, _ = dagger(
+        dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["vulnerable"])
+    )
+    assert gated.returncode != 0
+    assert "the scan gate failed (--gate=false only reports)" in error_line(gated)
 
 
 def has_interpreter(binary: Path) -> bool:

@@ -2,6 +2,7 @@
 cannot install something (no root, no network), instead of a stack trace later."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -61,7 +62,13 @@ def test_missing_go_toolchain_is_named(repo_root: Path) -> None:
     result = run_lib(repo_root, "require_go", env=env)
     assert result.returncode == 1
     assert "the Go toolchain is not installed" in result.stderr
-    assert "fix: install Go >= 1.24" in result.stderr
+    # The minimum is the highest `go` line of the tool modules it builds.
+    go_lines = [
+        re.search(r"^go (\S+)$", (repo_root / module / "go.mod").read_text(), re.M)
+        for module in ("tools", "tools/supplychain")
+    ]
+    newest = max((m[1] for m in go_lines if m), key=lambda v: tuple(map(int, v.split("."))))
+    assert f"fix: install Go >= {newest} " in result.stderr
 
 
 def test_a_run_that_collects_nothing_fails(repo_root: Path) -> None:

@@ -234,6 +234,25 @@ def test_managed_redis_is_the_default_non_clustered_and_persistent() -> None:
     assert main["modules"]["redis"]["config"]["config"]["params"]["persistAof"] is True
 
 
+def test_the_ci_identity_may_read_the_signing_key_and_sign_nothing_more() -> None:
+    signing = parse(BICEP_DIR / "modules" / "signing.bicep")["resources"]
+    key = signing["signingKey"]["config"]["properties"]
+    assert (key["kty"], key["curveName"]) == ("EC-HSM", "P-256")  # ES256, what cosign verifies
+    assert key["keyOps"] == ["sign", "verify"]
+    assert key["attributes"]["exportable"] is False
+    role = signing["signerRole"]["config"]["properties"]
+    (permissions,) = role["permissions"]
+    assert permissions["actions"] == []
+    assert sorted(permissions["dataActions"]) == [
+        "Microsoft.KeyVault/vaults/keys/read",
+        "Microsoft.KeyVault/vaults/keys/sign/action",
+    ]
+    assignment = signing["signer"]["config"]
+    assert assignment["scope"] == "signingKey"  # the one key, not the vault
+    main = (BICEP_DIR / "main.bicep").read_text()
+    assert "signerPrincipalId: identities.outputs.githubPrincipalId\n" in main
+
+
 def test_federated_credentials_on_one_identity_are_serialised() -> None:
     creds = parse(BICEP_DIR / "modules" / "identities.bicep")["resources"]["githubCredentials"]
     assert {"type": "batchSize", "argument": 1} in creds["decorators"]

@@ -48,6 +48,13 @@ def test_go_tools_match_versions(repo_root: Path) -> None:
         ("sigs.k8s.io/kind", versions.KIND_VERSION),
     ]:
         assert re.search(rf"^\s+{re.escape(module)} v{re.escape(pinned)}$", go_mod, re.M), module
+    # cosign and oras: their own module (their dependencies would move helm's).
+    supply_chain = (repo_root / "tools" / "supplychain" / "go.mod").read_text()
+    for module, pinned in [
+        ("github.com/sigstore/cosign/v2", versions.COSIGN_VERSION),
+        ("oras.land/oras", versions.ORAS_VERSION),
+    ]:
+        assert re.search(rf"^\s+{re.escape(module)} v{re.escape(pinned)}$", supply_chain, re.M)
 
 
 def test_python_dependencies_are_exact_pins(repo_root: Path) -> None:

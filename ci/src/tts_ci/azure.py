@@ -31,6 +31,7 @@ from pipelines import (
     public_smoke,
     release_state,
     releases,
+    signing,
     versions,
 )
 from pipelines import image as plan
@@ -38,11 +39,19 @@ from pipelines import scan as trivy
 from pipelines.kubeconfig import check_context as check_kube_context
 from pipelines.smoke.registry import API_KEY_ENV
 
+from . import supply_chain
 from .arguments import DEFAULT_SEVERITY, IgnoreFile, IgnoreUnfixed, Severity, Version
 from .containers import CHART_DIR, WORKDIR, StepFailed, fresh, run_steps, runner, toolbox
 from .functions import uncached
 from .tts_image import build_image
 
+SigningKeyId = Annotated[
+    str,
+    Doc(
+        "Key Vault key that signs what publish pushes and that deploy verifies: "
+        "https://<vault>.vault.azure.net/keys/<name> (Bicep output signingKeyId)"
+    ),
+]
 # Where the azure-cli image keeps its login (your ~/.azure on a laptop).
 AZURE_CONFIG_DIR = "/root/.azure"
 # Repository of the TTS image in ACR.
@@ -135,14 +144,15 @@ class Azure:
         registry: Annotated[str, Doc("Azure Container Registry name, e.g. ttsprodacr")],
         resource_group: Annotated[str, Doc("Resource group of the registry")],
         subscription_id: Annotated[str, Doc("Azure subscription id of the registry")],
+        signing_key_id: SigningKeyId,
         version: Version = versions.TTS_VERSION,
         severity: Severity = DEFAULT_SEVERITY,
         ignore_unfixed: IgnoreUnfixed = True,
         ignorefile: IgnoreFile = None,
     ) -> str:
-        """Build, scan-gate, push to ACR as <version> and <version>-<sha>; print the digest last."""
+        """Build, scan-gate, push to ACR (<version>, <version>-<sha>), attach SBOM, sign."""
         return await self._publish(
-            registry, resource_group, subscription_id, version,
+            registry, resource_group, subscription_id, signing_key_id, version,
             trivy.parse_severities(severity), ignore_unfixed, ignorefile,
         )  # fmt: skip
 
@@ -151,6 +161,7 @@ class Azure:
         registry: str,
         resource_group: str,
         subscription_id: str,
+        signing_key_id: str,
         version: str,
         severities: tuple[str, ...],
         ignore_unfixed: bool,
@@ -158,8 +169,9 @@ class Azure:
     ) -> str:
         acr.check_registry_name(registry)
         plan.check_release_version(version)
+        signing.parse_key_vault_key_id(signing_key_id)
         self.check()
-        credential = await self.credential(list(azure_auth.AZ_SCOPES))
+        credential = await self.credential([*azure_auth.AZ_SCOPES, signing.KEY_VAULT_SCOPE])
         async with credential:
             server = await acr.login_server(credential, subscription_id, resource_group, registry)
             imported: list[str] = []
@@ -181,13 +193,15 @@ class Azure:
                 built = await build_image(self.repo, version, None)
             entra = await credential.get_token(azure_auth.ACR_SCOPE)
             refresh = await acr.exchange_refresh_token(server, self.tenant_id, entra.token)
-        addresses = [
-            f"{server}/{IMAGE_REPOSITORY}:{tag}" for tag in plan.image_tags(version, built.commit)
-        ]
-        pushed = await built.gated_push(
-            addresses, azure_auth.ACR_USERNAME, dag.set_secret("acr-refresh-token", refresh),
-            severities, ignore_unfixed, ignorefile,
-        )  # fmt: skip
+            addresses = [
+                f"{server}/{IMAGE_REPOSITORY}:{tag}"
+                for tag in plan.image_tags(version, built.commit)
+            ]
+            pushed = await built.gated_push(
+                addresses, azure_auth.ACR_USERNAME, dag.set_secret("acr-refresh-token", refresh),
+                severities, ignore_unfixed, ignorefile,
+                signer=signing.KeyVaultSigner(signing_key_id, credential),
+            )  # fmt: skip
         return "\n".join([*(f"imported {ref}" for ref in imported), *pushed])
 
     @uncached
@@ -196,14 +210,16 @@ class Azure:
         registry: Annotated[str, Doc("Azure Container Registry name")],
         resource_group: Annotated[str, Doc("Resource group of the registry")],
         subscription_id: Annotated[str, Doc("Azure subscription id of the registry")],
+        signing_key_id: SigningKeyId,
     ) -> str:
-        """Rebuild, scan and publish the newest upstream TTS release; report what changed."""
+        """Rebuild, scan, publish and sign the newest upstream TTS release; report what changed."""
         acr.check_registry_name(registry)
+        signing.parse_key_vault_key_id(signing_key_id)
         self.check()
         tags = await dag.git(plan.TTS_GIT_URL).tags(patterns=releases.TAG_PATTERNS)
         newest = releases.newest_release(tags)
         report = await self._publish(
-            registry, resource_group, subscription_id, newest,
+            registry, resource_group, subscription_id, signing_key_id, newest,
             trivy.DEFAULT_SEVERITIES, True, None,
         )  # fmt: skip
         pinned = versions.TTS_VERSION
@@ -239,12 +255,30 @@ class Azure:
             ),
         ] = None,
         rollout_seconds: Annotated[int, Doc("Seconds helm waits for the rollout")] = 600,
+        signing_key_id: Annotated[
+            str,
+            Doc(
+                "Key Vault key whose signature the image must carry (Bicep output "
+                "signingKeyId); or give --signing-public-key"
+            ),
+        ] = "",
+        signing_public_key: Annotated[
+            dagger.File | None,
+            Doc("PEM public key whose signature the image must carry (instead of the Key Vault)"),
+        ] = None,
     ) -> str:
-        """Recover a pending release, helm upgrade --atomic to AKS, smoke-probe, undo on failure."""
+        """Verify the signature, recover, helm upgrade --atomic to AKS, smoke, undo on failure."""
         # Before the upgrade, a revision left pending by an interrupted run is rolled back (or
         # a release that never worked uninstalled). A failed smoke rolls back to the previous
         # revision, or uninstalls a first install; a failed rollback is reported, not ignored.
-        ref = oci.parse_image_ref(image)
+        ref = signing.digest_ref(image)
+        if bool(signing_key_id) == (signing_public_key is not None):
+            raise ValueError(
+                "deploy verifies the image's signature before helm runs: pass --signing-key-id "
+                "(Bicep output signingKeyId) or --signing-public-key <PEM>, one of them"
+            )
+        if signing_key_id:
+            signing.parse_key_vault_key_id(signing_key_id)
         context = _deploy_context(cluster, kubeconfig is not None, context)
         if udp_host:
             names.check_host(udp_host)
@@ -264,6 +298,7 @@ class Azure:
             public_smoke.tcp_host(values_text),
         )
         smoke.plan(udp_host)  # bad hosts fail here, before anything is deployed
+        verified = await self._verify_signature(ref, signing_key_id, signing_public_key)
         config_text = await (
             _given_kubeconfig(kubeconfig, context) if kubeconfig is not None
             else self._cluster_kubeconfig(subscription_id, resource_group, cluster)
@@ -282,7 +317,33 @@ class Azure:
             probed = await smoke.run(ctr, udp_host, await _release_status(ctr, context))
         except (StepFailed, ValueError, dagger.ExecError) as failure:
             await release_state.undo(run, target, str(failure))
-        return f"{recovered}\n{upgraded}\n{probed}\ndeployed {ref}"
+        return f"{verified}\n{recovered}\n{upgraded}\n{probed}\ndeployed {ref}"
+
+    async def _verify_signature(
+        self, ref: oci.ImageRef, key_id: str, public_key: dagger.File | None
+    ) -> str:
+        """cosign verify of `ref` with the Key Vault key's public half or the given PEM; an
+        ACR image is read with this login. Raises deploy's one-line refusal."""
+        server = ref.repository.split("/", 1)[0]
+        config = None
+        if public_key is not None:
+            pem, expected = (await public_key.contents()).encode(), "--signing-public-key"
+        if key_id or acr.is_login_server(server):
+            credential = await self.credential([signing.KEY_VAULT_SCOPE, azure_auth.ACR_SCOPE])
+            async with credential:
+                if key_id:
+                    signer = signing.KeyVaultSigner(key_id, credential)
+                    pem, expected = await signer.public_key_pem(), signer.description
+                if acr.is_login_server(server):
+                    entra = await credential.get_token(azure_auth.ACR_SCOPE)
+                    refresh = await acr.exchange_refresh_token(server, self.tenant_id, entra.token)
+                    config = supply_chain.docker_config(server, azure_auth.ACR_USERNAME, refresh)
+        try:
+            return await signing.verify(
+                supply_chain.workspace(config), ref, pem, expected, plain_http=False
+            )
+        except signing.SignatureRefused as refused:
+            raise StepFailed(str(refused)) from None
 
     async def _cluster_kubeconfig(
         self, subscription_id: str, resource_group: str, cluster: str

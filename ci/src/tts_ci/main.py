@@ -1,7 +1,8 @@
 """The CLI surface of tts-ci: the entry object, and where each capability lives.
 
     dagger call build [--version X.Y.Z | --tts-source DIR]      -> TtsImage (tts_image.py)
-        … scan | test-kind | publish --address … | tarball | container
+        … scan | sbom | test-kind | publish --address … | tarball | container
+    dagger call scan-sbom --sbom FILE                            scan a CycloneDX SBOM
     dagger call from-image --container ADDRESS                 -> TtsImage, built elsewhere
     dagger call binaries [--version X.Y.Z | --tts-source DIR]   the go stage's binaries
     dagger call test-e-2-e                                       (= build test-kind)
@@ -28,15 +29,26 @@ import yaml
 from dagger import DefaultPath, Doc, Ignore, dag, object_type
 from dagger.mod import check
 
-from pipelines import bicep, chart, crds, policy, versions
+from pipelines import bicep, chart, crds, policy, scan, versions
 from pipelines import image as plan
 
 from . import kind, migration
-from .arguments import Deadline, NodeImage, RegistryMirror, TtsSource, Version
+from .arguments import (
+    DEFAULT_SEVERITY,
+    Deadline,
+    IgnoreFile,
+    IgnoreUnfixed,
+    NodeImage,
+    RegistryMirror,
+    Severity,
+    TtsSource,
+    Version,
+    VulnerabilityDb,
+)
 from .azure import Azure, bicep_container
 from .containers import CHART_DIR, StepFailed, crd_schemas, go_install, run_steps, toolbox
 from .functions import cached, new, uncached
-from .tts_image import TtsImage, build_binaries, build_image
+from .tts_image import TtsImage, build_binaries, build_image, gated, scan_reports
 
 # Paths of this repository that no function reads; kept out of the upload.
 SOURCE_IGNORE = [".git", ".venv", ".tools", "build", "**/__pycache__", "**/.*_cache"]
@@ -82,6 +94,26 @@ class TtsCi:
         version = await container.label("org.opencontainers.image.version") or ""
         commit = await container.label("org.opencontainers.image.revision") or ""
         return new(TtsImage, container=container, version=version, commit=commit, repo=self.source)
+
+    @uncached
+    async def scan_sbom(
+        self,
+        sbom: Annotated[
+            dagger.File,
+            Doc("A CycloneDX SBOM (JSON), e.g. the one publish attached: `oras pull <its ref>`"),
+        ],
+        severity: Severity = DEFAULT_SEVERITY,
+        ignore_unfixed: IgnoreUnfixed = True,
+        ignorefile: IgnoreFile = None,
+        vulnerability_db: VulnerabilityDb = None,
+        gate: Annotated[bool, Doc("Fail when the gate fails; --gate=false only reports")] = True,
+    ) -> dagger.Directory:
+        """Trivy over a CycloneDX SBOM instead of an image: same reports and gate as scan."""
+        severities = scan.parse_severities(severity)
+        reports, summary = await scan_reports(
+            self.source, sbom, True, severities, ignore_unfixed, ignorefile, vulnerability_db
+        )
+        return gated(reports, summary, gate)
 
     @uncached
     @check  # `dagger check` runs it: no required argument, pass or fail

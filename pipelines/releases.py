@@ -8,6 +8,8 @@ Upstream tags every release `vX.Y.Z`; release candidates and other tags carry a 
 import re
 from collections.abc import Iterable
 
+from pipelines.image import TTS_GIT_URL
+
 _RELEASE_TAG = re.compile(r"^(?:refs/tags/)?v(\d+)\.(\d+)\.(\d+)$")
 
 # Glob for GitRepository.tags: only the v-prefixed tags.
@@ -22,3 +24,32 @@ def newest_release(tags: Iterable[str]) -> str:
             "no release tag (vX.Y.Z) found upstream: check the repository URL or pass --version"
         )
     return ".".join(map(str, max(releases)))
+
+
+def pin_update_steps(version: str, pinned_from: str) -> str:
+    """What must move by hand when TTS_VERSION becomes `version` (Renovate moves only it):
+    the commit and date Dockerfile.tts checks the clone against, and what depends on them."""
+    tag = f"v{version}"
+    return (
+        f"TTS_VERSION is {version} but TTS_COMMIT and TTS_COMMIT_DATE are {pinned_from}'s. "
+        f"In pipelines/versions.py and Dockerfile.tts, set TTS_COMMIT to the commit of tag {tag} "
+        f"(`git ls-remote {TTS_GIT_URL} 'refs/tags/{tag}*'`, or `dagger call with-azure nightly`, "
+        "which prints it), TTS_COMMIT_DATE to that commit's committer date in UTC "
+        "(`git log -1 --format=%cI`), and TTS_COMMIT_RELEASE to "
+        f"{version}. Then check: GO_IMAGE against the release's go.mod `go`/`toolchain` lines; "
+        "TTS_PREVIOUS_VERSION if the release adds a schema migration; the module versions in "
+        ".trivyignore.yaml against the release's go.mod; the chart's appVersion and image tags."
+    )
+
+
+def newest_release_pins(version: str, commit: str, date: str, toolchain: str) -> str:
+    """The nightly's lines for a newer upstream release: the values to pin it with."""
+    go = (
+        "GO_IMAGE's Go builds it"
+        if toolchain == "local"
+        else f"its go.mod asks for {toolchain}: move GO_IMAGE to at least that Go"
+    )
+    return (
+        f"to pin {version}: TTS_VERSION = TTS_COMMIT_RELEASE = {version!r}, "
+        f"TTS_COMMIT = {commit!r}, TTS_COMMIT_DATE = {date!r}; {go}"
+    )

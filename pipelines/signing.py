@@ -20,10 +20,11 @@ import base64
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Protocol
-from urllib.parse import urlsplit
 
+from azure.keyvault.keys import KeyVaultKeyIdentifier
 from azure.keyvault.keys.aio import KeyClient
 from azure.keyvault.keys.crypto import SignatureAlgorithm
 from azure.keyvault.keys.crypto.aio import CryptographyClient
@@ -92,23 +93,26 @@ class PemSigner:
 @dataclass(frozen=True)
 class KeyVaultSigner:
     """An EC P-256 key in Azure Key Vault (Bicep output signingKeyId), used through
-    azure-keyvault-keys: sign needs keys/sign/action, the public key keys/read."""
+    azure-keyvault-keys: sign needs keys/sign/action, the public key keys/read.
+    `client_options` go to the SDK clients (the tests' CA bundle for a local model)."""
 
     key_id: str
     credential: AsyncTokenCredential
+    client_options: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def description(self) -> str:
         return f"Key Vault key {self.key_id}"
 
     async def sign(self, payload: bytes) -> bytes:
-        async with CryptographyClient(self.key_id, self.credential) as client:
+        client = CryptographyClient(self.key_id, self.credential, **self.client_options)
+        async with client:
             result = await client.sign(SignatureAlgorithm.es256, hashlib.sha256(payload).digest())
         return der_from_raw(result.signature)
 
     async def public_key_pem(self) -> bytes:
-        key_id = parse_key_vault_key_id(self.key_id)
-        async with KeyClient(key_id.vault_url, self.credential) as client:
+        key_id = KeyVaultKeyIdentifier(self.key_id)
+        async with KeyClient(key_id.vault_url, self.credential, **self.client_options) as client:
             key = await client.get_key(key_id.name, key_id.version)
         # JsonWebKey sets its fields dynamically (no attributes for a type checker).
         crv, x, y = (getattr(key.key, name, None) for name in ("crv", "x", "y"))
@@ -120,23 +124,13 @@ class KeyVaultSigner:
         return public_pem(numbers.public_key())
 
 
-@dataclass(frozen=True)
-class KeyVaultKeyId:
-    vault_url: str
-    name: str
-    version: str | None
-
-
-def parse_key_vault_key_id(key_id: str) -> KeyVaultKeyId:
-    """Split a Key Vault key id; a malformed one fails before any work."""
-    match = _KEY_VAULT_KEY_ID.match(key_id)
-    if match is None:
+def check_key_vault_key_id(key_id: str) -> None:
+    """A malformed Key Vault key id fails before any work."""
+    if _KEY_VAULT_KEY_ID.match(key_id) is None:
         raise ValueError(
             f"signing key {key_id!r} is not a Key Vault key id: use "
             "https://<vault>.vault.azure.net/keys/<name> (Bicep output signingKeyId)"
         )
-    vault = urlsplit(key_id)
-    return KeyVaultKeyId(f"https://{vault.netloc}", match["name"], match["version"])
 
 
 def der_from_raw(raw: bytes) -> bytes:

@@ -16,18 +16,27 @@ these small aiohttp servers. Each models only the DOCUMENTED protocol it stands 
   API's manifest HEAD (200 present, 404 unknown).
 - Arm: Microsoft.ContainerRegistry registries GET (properties.loginServer) and the
   importImage long-running POST (202 + Location, polled until 200).
+- KeyVault: the Key Vault keys REST API (7.x) for one EC P-256 key: a request without a
+  bearer token gets 401 and the `WWW-Authenticate: Bearer authorization=…, resource=…`
+  challenge; GET /keys/<name>[/<version>] answers the JWK (kty EC-HSM, crv, x, y as
+  base64url); POST /keys/<name>/<version>/sign with {"alg": "ES256", "value": <base64url
+  SHA-256 digest>} answers {"kid", "value": <base64url r||s>}, as the docs describe ES256.
 
 TLS: azure-core refuses to send a bearer token over http, so Entra and ARM are served over
 https with a throwaway self-signed certificate for 127.0.0.1 (`cryptography`, already a
 dependency of azure-identity), whose file the clients get as their CA bundle.
 """
 
+import base64
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, decode_dss_signature
 
 from tests.support.tls import LOOPBACK
 
@@ -236,3 +245,74 @@ class Arm:
             self.imports.append(body)
             self.acr.present.update(body.get("targetTags", []))  # type: ignore[arg-type]
         return web.Response(status=200)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass
+class KeyVault:
+    """One EC P-256 signing key behind Key Vault's keys REST API (see the module docstring)."""
+
+    tenant_id: str
+    token: str
+    name: str = "image-signing"
+    version: str = "0f" * 16
+    key: ec.EllipticCurvePrivateKey = field(
+        default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
+    )
+    base_url: str = ""  # set once served: the challenge names it as the resource
+    signed: list[bytes] = field(default_factory=list)  # the digests it was asked to sign
+    challenged: int = 0
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get(f"/keys/{self.name}", self._get_key)
+        app.router.add_get(f"/keys/{self.name}/{{version}}", self._get_key)
+        app.router.add_post(f"/keys/{self.name}/{{version}}/sign", self._sign)
+        return app
+
+    def _kid(self) -> str:
+        return f"{self.base_url}/keys/{self.name}/{self.version}"
+
+    def _unauthorized(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") == f"Bearer {self.token}":
+            return None
+        self.challenged += 1
+        challenge = (
+            f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", '
+            f'resource="{self.base_url}"'
+        )
+        return web.json_response(
+            {"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer"}},
+            status=401,
+            headers={"WWW-Authenticate": challenge},
+        )
+
+    async def _get_key(self, request: web.Request) -> web.Response:
+        if (denied := self._unauthorized(request)) is not None:
+            return denied
+        numbers = self.key.public_key().public_numbers()
+        x, y = (_b64url(n.to_bytes(32, "big")) for n in (numbers.x, numbers.y))
+        jwk = {
+            "kid": self._kid(), "kty": "EC-HSM", "crv": "P-256", "key_ops": ["sign", "verify"],
+            "x": x, "y": y,
+        }  # fmt: skip
+        return web.json_response({"key": jwk, "attributes": {"enabled": True, "exportable": False}})
+
+    async def _sign(self, request: web.Request) -> web.Response:
+        if (denied := self._unauthorized(request)) is not None:
+            return denied
+        body = await request.json()
+        if request.match_info["version"] != self.version or body.get("alg") != "ES256":
+            return web.json_response({"error": {"code": "BadParameter"}}, status=400)
+        digest = _unb64url(body["value"])
+        self.signed.append(digest)
+        r, s = decode_dss_signature(self.key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
+        raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return web.json_response({"kid": self._kid(), "value": _b64url(raw)})

@@ -4,28 +4,32 @@ go-containerregistry's registry package), and test keys made with `cryptography`
 
 publish's steps (attach the SBOM, sign) and deploy's check (verify) run here exactly as the
 Dagger functions run them, through the same pipelines.signing calls; only the Workspace is
-a temporary directory instead of a container. The Key Vault signer cannot run here (no
-Azure): its one conversion, Key Vault's r||s signature into DER, is checked against cosign.
+a temporary directory instead of a container. The Key Vault signer runs through the real
+azure-keyvault-keys against a model of Key Vault's documented keys API (no Azure here).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from azure.core.credentials import AccessToken
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from pipelines import oci, signing
+from tests.azure_models import KeyVault, serve
 from tests.support.paths import tool_path
 from tests.support.servers import LOOPBACK, free_port, listening
 from tests.support.signing_tools import DirectoryWorkspace
+from tests.support.tls import self_signed_tls
 
 # A CycloneDX document as Trivy writes it for an image (trimmed to what the test reads).
 SBOM = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{"name": "libc6"}]}
@@ -146,28 +150,53 @@ def test_deploy_refuses_an_unsigned_digest_and_another_keys_signature(
     asyncio.run(signing.verify(ws, forged, other_public, "another key", plain_http=True))
 
 
-class RawSigner:
-    """Signs the way Key Vault's ES256 does (r||s, 64 bytes) and converts as KeyVaultSigner."""
+class StaticToken:
+    """An AsyncTokenCredential with one token (the login itself is tested elsewhere:
+    tests/integration/test_acr_exchange.py); records the scopes asked for."""
 
-    description = "a Key-Vault-shaped signer"
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.scopes: list[str] = []
 
-    def __init__(self, key: ec.EllipticCurvePrivateKey) -> None:
-        self.key = key
+    async def get_token(self, *scopes: str, **_: object) -> AccessToken:
+        self.scopes.extend(scopes)
+        return AccessToken(self.token, int(time.time()) + 3600)
 
-    async def sign(self, payload: bytes) -> bytes:
-        r, s = decode_dss_signature(self.key.sign(payload, ec.ECDSA(hashes.SHA256())))
-        return signing.der_from_raw(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+    async def close(self) -> None:
+        return None
 
-    async def public_key_pem(self) -> bytes:
-        return signing.public_pem(self.key.public_key())
+    async def __aenter__(self) -> StaticToken:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
 
 
-def test_a_raw_es256_signature_converted_to_der_verifies_with_cosign(
-    registry: str, tmp_path: Path
-) -> None:
+def test_the_key_vault_signer_signs_what_cosign_verifies(registry: str, tmp_path: Path) -> None:
+    """KeyVaultSigner through the real azure-keyvault-keys against the Key Vault model
+    (tests/azure_models.py): the challenge, the JWK of the public key, ES256 over the
+    payload's SHA-256 and its r||s answer; cosign then verifies with that public key."""
+    ca_file, tls = self_signed_tls(tmp_path)
+    vault = KeyVault(tenant_id="t", token="kv-token")
+    credential = StaticToken("kv-token")
     ws = DirectoryWorkspace(tmp_path)
-    ref = push_image(registry, "raw", "signed as Key Vault signs", tmp_path)
-    signer = RawSigner(new_key())
-    asyncio.run(signing.sign(ws, ref, signer, plain_http=True))
-    public = asyncio.run(signer.public_key_pem())
-    assert asyncio.run(signing.verify(ws, ref, public, "k", plain_http=True)).startswith("verified")
+    ref = push_image(registry, "key-vault", "signed in Key Vault", tmp_path)
+
+    async def sign_and_read_key() -> tuple[str, bytes]:
+        async with serve(vault.app(), tls) as url:
+            vault.base_url = url
+            signer = signing.KeyVaultSigner(
+                f"{url}/keys/{vault.name}/{vault.version}", credential,
+                {"connection_verify": str(ca_file), "verify_challenge_resource": False},
+            )  # fmt: skip
+            signed = await signing.sign(ws, ref, signer, plain_http=True)
+            return signed, await signer.public_key_pem()
+
+    signed, public = asyncio.run(sign_and_read_key())
+    assert signed.startswith(f"signed {ref} with Key Vault key https://")
+    assert public == signing.public_pem(vault.key.public_key())
+    payload = (tmp_path / "payload.json").read_bytes()
+    assert vault.signed == [hashlib.sha256(payload).digest()]
+    assert vault.challenged >= 1  # the SDK met the challenge and came back with the token
+    verified = asyncio.run(signing.verify(ws, ref, public, "the vault's key", plain_http=True))
+    assert verified == f"verified {ref}: signed by the vault's key"

@@ -178,7 +178,7 @@ class Azure:
     ) -> str:
         acr.check_registry_name(registry)
         plan.check_release_version(version)
-        signing.parse_key_vault_key_id(signing_key_id)
+        signing.check_key_vault_key_id(signing_key_id)
         self.check()
         credential = await self.credential([*azure_auth.AZ_SCOPES, signing.KEY_VAULT_SCOPE])
         async with credential:
@@ -223,7 +223,7 @@ class Azure:
     ) -> str:
         """Rebuild, scan, publish and sign the newest upstream TTS release; report what changed."""
         acr.check_registry_name(registry)
-        signing.parse_key_vault_key_id(signing_key_id)
+        signing.check_key_vault_key_id(signing_key_id)
         self.check()
         tags = await dag.git(plan.TTS_GIT_URL).tags(patterns=releases.TAG_PATTERNS)
         newest = releases.newest_release(tags)
@@ -290,7 +290,7 @@ class Azure:
                 "(Bicep output signingKeyId) or --signing-public-key <PEM>, one of them"
             )
         if signing_key_id:
-            signing.parse_key_vault_key_id(signing_key_id)
+            signing.check_key_vault_key_id(signing_key_id)
         context = _deploy_context(cluster, kubeconfig is not None, context)
         if udp_host:
             names.check_host(udp_host)

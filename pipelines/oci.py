@@ -28,6 +28,11 @@ class ImageRef:
     tag: str | None
     digest: str | None
 
+    @property
+    def registry(self) -> str:
+        """The first path element: the registry host of a fully qualified reference."""
+        return self.repository.split("/", 1)[0]
+
     def __str__(self) -> str:
         tag = f":{self.tag}" if self.tag else ""
         digest = f"@{self.digest}" if self.digest else ""

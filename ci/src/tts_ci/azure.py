@@ -200,8 +200,7 @@ class Azure:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(import_dependencies)
                 built = await build_image(self.repo, version, None)
-            entra = await credential.get_token(azure_auth.ACR_SCOPE)
-            refresh = await acr.exchange_refresh_token(server, self.tenant_id, entra.token)
+            refresh = await self._acr_refresh_token(credential, server)
             addresses = [
                 f"{server}/{IMAGE_REPOSITORY}:{tag}"
                 for tag in plan.image_tags(version, built.commit)
@@ -336,7 +335,7 @@ class Azure:
     ) -> str:
         """cosign verify of `ref` with the Key Vault key's public half or the given PEM; an
         ACR image is read with this login. Raises deploy's one-line refusal."""
-        server = ref.repository.split("/", 1)[0]
+        server = ref.registry
         config = None
         if public_key is not None:
             pem, expected = (await public_key.contents()).encode(), "--signing-public-key"
@@ -347,8 +346,7 @@ class Azure:
                     signer = signing.KeyVaultSigner(key_id, credential)
                     pem, expected = await signer.public_key_pem(), signer.description
                 if acr.is_login_server(server):
-                    entra = await credential.get_token(azure_auth.ACR_SCOPE)
-                    refresh = await acr.exchange_refresh_token(server, self.tenant_id, entra.token)
+                    refresh = await self._acr_refresh_token(credential, server)
                     config = supply_chain.docker_config(server, azure_auth.ACR_USERNAME, refresh)
         try:
             return await signing.verify(
@@ -356,6 +354,11 @@ class Azure:
             )
         except signing.SignatureRefused as refused:
             raise StepFailed(str(refused)) from None
+
+    async def _acr_refresh_token(self, credential: AsyncTokenCredential, server: str) -> str:
+        """The registry password for ACR_USERNAME: an Entra token exchanged at the registry."""
+        entra = await credential.get_token(azure_auth.ACR_SCOPE)
+        return await acr.exchange_refresh_token(server, self.tenant_id, entra.token)
 
     async def _cluster_kubeconfig(
         self, subscription_id: str, resource_group: str, cluster: str

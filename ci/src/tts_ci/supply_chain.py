@@ -21,6 +21,10 @@ class ContainerWorkspace:
     async def write(self, name: str, text: str) -> None:
         self.ctr = self.ctr.with_new_file(name, text)
 
+    def add_file(self, name: str, file: dagger.File) -> None:
+        """A file the engine already has (the SBOM), without reading it into the module."""
+        self.ctr = self.ctr.with_file(name, file)
+
     async def run(self, argv: list[str]) -> tuple[int, str, str]:
         done = self.ctr.with_(fresh).with_exec(argv, expect=dagger.ReturnType.ANY)
         return await done.exit_code(), await done.stdout(), await done.stderr()

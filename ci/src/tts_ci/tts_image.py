@@ -255,7 +255,7 @@ class TtsImage:
         if not summary.passed():
             raise StepFailed(f"not publishing: the scan gate failed\n{summary.render()}")
         refs = [oci.parse_image_ref(address) for address in addresses]
-        server = refs[0].repository.split("/", 1)[0]
+        server = refs[0].registry
         ctr = self.container
         config = None
         if password is not None:
@@ -264,7 +264,7 @@ class TtsImage:
         pushed = [await ctr.publish(address) for address in addresses]
         digest = signing.digest_ref(f"{refs[0].repository}@{oci.parse_image_ref(pushed[0]).digest}")
         ws = supply_chain.workspace(config)
-        ws.ctr = ws.ctr.with_file(SBOM_FILE, sbom_of(self.container))
+        ws.add_file(SBOM_FILE, sbom_of(self.container))
         lines = [
             *(f"pushed {ref}" for ref in pushed),
             summary.render(),

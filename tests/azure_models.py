@@ -16,6 +16,9 @@ these small aiohttp servers. Each models only the DOCUMENTED protocol it stands 
   API's manifest HEAD (200 present, 404 unknown).
 - Arm: Microsoft.ContainerRegistry registries GET (properties.loginServer) and the
   importImage long-running POST (202 + Location, polled until 200).
+- RedisEnterpriseArm: Microsoft.Cache/redisEnterprise databases export, a long-running POST
+  (202 + Azure-AsyncOperation, polled InProgress -> Succeeded/Failed) that writes the
+  database's snapshot into Azure Storage through the SAS URI it is given.
 - KeyVault: the Key Vault keys REST API (7.x) for one EC P-256 key: a request without a
   bearer token gets 401 and the `WWW-Authenticate: Bearer authorization=…, resource=…`
   challenge; GET /keys/<name>[/<version>] answers the JWK (kty EC-HSM, crv, x, y as
@@ -27,12 +30,15 @@ https with a throwaway self-signed certificate for 127.0.0.1 (`cryptography`, al
 dependency of azure-identity), whose file the clients get as their CA bundle.
 """
 
+import asyncio
 import base64
+import gzip
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import httpx
 from aiohttp import web
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -245,6 +251,132 @@ class Arm:
             self.imports.append(body)
             self.acr.present.update(body.get("targetTags", []))  # type: ignore[arg-type]
         return web.Response(status=200)
+
+
+@dataclass
+class RedisEnterpriseArm:
+    """ARM for one Azure Managed Redis database (Microsoft.Cache/redisEnterprise): its export.
+
+    Azure cannot run here, so this models the DOCUMENTED protocol, nothing more: the REST
+    operation Databases - Export (azure-rest-api-specs, example RedisEnterpriseDatabasesExport
+    .json): `POST .../redisEnterprise/<cluster>/databases/default/export?api-version=...` with
+    `{"sasUri": "<SAS URI for the target directory to export to>"}` answers 202 Accepted and an
+    Azure-AsyncOperation URL; polling that answers `{"status": "InProgress"}`, then
+    "Succeeded", or "Failed" with an ARM `error`. A token without the export permission gets
+    ARM's 403 AuthorizationFailed, an unknown cluster 404 ResourceNotFound.
+
+    Like the service, the export then writes the database's RDB snapshot into that directory
+    as a .gz block blob ("Data is exported as a .gz block blob", Azure Managed Redis's import
+    and export how-to) with the SAS as its only credential, so the storage emulator accepts the
+    write only if the SAS really grants it. The file's name is not documented: EXPORT_FILE is
+    a guess.
+    """
+
+    EXPORT_FILE = "dump.rdb.gz"
+    EXPORT_ACTION = "Microsoft.Cache/redisEnterprise/databases/export/action"
+    STORAGE_VERSION = "2025-11-05"  # x-ms-version of the blob write (Blob REST API)
+
+    subscription_id: str
+    resource_group: str
+    cluster: str
+    bearer: str
+    rdb: bytes  # the database's snapshot: what a real redis-server wrote
+    storage_ca: str  # the storage endpoint's CA bundle
+    may_export: bool = True  # False: the identity lacks EXPORT_ACTION
+    # Non-empty: the operation fails with this message; `{sasUri}` in it is replaced by the
+    # SAS URI, as a careless service might echo it (the client must not repeat it).
+    fail_with: str = ""
+    requests: int = 0
+    sas_uris: list[str] = field(default_factory=list)
+    _operations: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _polled: set[str] = field(default_factory=set)
+
+    def app(self) -> web.Application:
+        database = (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            "/providers/Microsoft.Cache/redisEnterprise/{cluster}/databases/{database}"
+        )
+        app = web.Application()
+        app.router.add_post(database + "/export", self._export)
+        app.router.add_get(
+            f"/subscriptions/{self.subscription_id}/providers/Microsoft.Cache/locations"
+            "/westeurope/operationsStatus/{id}",
+            self._status,
+        )
+        return app
+
+    def _authorized(self, request: web.Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.bearer}" and bool(
+            request.query.get("api-version")
+        )
+
+    async def _export(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if not self._authorized(request):
+            return web.json_response({"error": {"code": "AuthenticationFailed"}}, status=401)
+        scope = request.path.removesuffix("/export")
+        if not self.may_export:
+            return web.json_response(
+                {"error": {"code": "AuthorizationFailed", "message": (
+                    "The client 'backup' with object id '0000' does not have authorization to "
+                    f"perform action '{self.EXPORT_ACTION}' over scope '{scope}' or the scope "
+                    "is invalid.")}},
+                status=403,
+            )  # fmt: skip
+        if request.match_info["cluster"] != self.cluster or request.match_info["database"] != (
+            "default"
+        ):
+            return web.json_response(
+                {"error": {"code": "ResourceNotFound", "message": f"The Resource '{scope}' was "
+                           "not found."}},
+                status=404,
+            )  # fmt: skip
+        sas_uri = (await request.json()).get("sasUri")
+        if not isinstance(sas_uri, str) or "?" not in sas_uri:
+            return web.json_response({"error": {"code": "InvalidRequestBody"}}, status=400)
+        self.sas_uris.append(sas_uri)
+        operation = str(len(self.sas_uris))
+        self._operations[operation] = asyncio.create_task(self._write(sas_uri))
+        status = (
+            f"{request.scheme}://{request.host}/subscriptions/{self.subscription_id}/providers"
+            f"/Microsoft.Cache/locations/westeurope/operationsStatus/{operation}"
+            f"?api-version={request.query['api-version']}"
+        )
+        return web.Response(status=202, headers={"Azure-AsyncOperation": status})
+
+    async def _write(self, sas_uri: str) -> None:
+        """Put the gzipped snapshot into the SAS's directory, with the SAS alone."""
+        directory, _, sas = sas_uri.partition("?")
+        trust = ssl.create_default_context(cafile=self.storage_ca)
+        async with httpx.AsyncClient(verify=trust) as client:
+            answer = await client.put(
+                f"{directory}/{self.EXPORT_FILE}?{sas}",
+                content=gzip.compress(self.rdb),
+                headers={"x-ms-blob-type": "BlockBlob", "x-ms-version": self.STORAGE_VERSION},
+            )
+        if answer.status_code != 201:
+            code = answer.headers.get("x-ms-error-code")
+            raise RuntimeError(f"the storage account refused the export's write: {code}")
+
+    async def _status(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        if request.headers.get("Authorization") != f"Bearer {self.bearer}":
+            return web.json_response({"error": {"code": "AuthenticationFailed"}}, status=401)
+        operation = request.match_info["id"]
+        task = self._operations.get(operation)
+        if task is None:
+            return web.json_response({"error": {"code": "NotFound"}}, status=404)
+        body: dict[str, object] = {"id": request.path, "name": operation}
+        if operation not in self._polled or not task.done():  # the first poll always waits
+            self._polled.add(operation)
+            return web.json_response({**body, "status": "InProgress"})
+        failure = self.fail_with.replace("{sasUri}", self.sas_uris[int(operation) - 1])
+        if task.exception() is not None:
+            failure = str(task.exception())
+        if failure:
+            error = {"code": "ExportFailed", "message": failure}
+            return web.json_response({**body, "status": "Failed", "error": error})
+        return web.json_response({**body, "status": "Succeeded"})
 
 
 def _b64url(data: bytes) -> str:

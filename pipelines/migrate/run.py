@@ -100,6 +100,20 @@ async def inventory(ex: Executor, side: Stores, name: str, *, schema: bool = Tru
     )
 
 
+async def load_dump(
+    ex: Executor, dump: str, server: postgres.Database, name: str
+) -> postgres.Database:
+    """A pg_dump file (`dump`, in the executor's work directory) restored into a new database
+    `name` on a throw-away `server`: a source that can be counted and copied like a live one."""
+    await ex.run(Step("postgres", postgres.psql_argv(f'CREATE DATABASE "{name}"'),
+                      f"a database for {dump}", secrets=postgres.libpq_env(server)))  # fmt: skip
+    db = postgres.Database(server.host, server.port, server.user, name, server.sslmode,
+                           server.password)  # fmt: skip
+    await ex.run(Step("postgres", postgres.restore_argv(dump, replace=False),
+                      f"restore {dump} to count it", secrets=postgres.libpq_env(db)))  # fmt: skip
+    return db
+
+
 async def known_migrations(ex: Executor, scratch: postgres.Database) -> set[str]:
     """The schema migrations the target image knows: `is-db migrate` of an empty database."""
     env, secrets = _libpq(scratch)

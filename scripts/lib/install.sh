@@ -155,6 +155,12 @@ ensure_renovate() {
     npm_tools renovate renovate-config-validator with_re2
 }
 
+# Azurite, Microsoft's Azure Storage emulator, and the Node it needs (>= 22): the blob peer of
+# the backup tests (tests/support/azurite.py).
+ensure_azurite() {
+    npm_tools azurite azurite-blob
+}
+
 # re2 is the regex engine Renovate validates with, an optional dependency whose engines
 # (Node >= 22.22) the machine's Node may not satisfy: npm ci again under the pinned Node
 # installs it, then its one install script builds it against that Node's headers (its

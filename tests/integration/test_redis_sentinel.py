@@ -11,113 +11,21 @@ files still call it the primary; the newer data must survive all the same.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.support.polling import eventually
-from tests.support.render import find, profile_objects
-from tests.support.servers import binary
-
-PASSWORD = "sentinel-test-password"  # noqa: S105 - a throw-away test server
-ADDRESSES = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
-CONFIG_MAP = "tts-thethingsstack-redis"
-
-
-def _scripts() -> dict[str, str]:
-    """The Redis ConfigMap of the chart with three replicas and Sentinel."""
-    rendered = profile_objects(
-        "default", "--set", "redis.internal.replicas=3",
-        "--set", "redis.internal.sentinel.enabled=true",
-        "--set", "redis.internal.sentinel.startupWaitSeconds=20",
-    )  # fmt: skip
-    data: dict[str, str] = find(rendered, "ConfigMap", CONFIG_MAP)["data"]
-    return data
-
-
-@dataclass
-class Pod:
-    """One pod of the StatefulSet: its volume, its config mount, its two processes."""
-
-    index: int
-    root: Path
-    bin_dir: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    @property
-    def address(self) -> str:
-        return ADDRESSES[self.index]
-
-    def start(self, scripts: dict[str, str]) -> None:
-        data, config = self.root / "data", self.root / "etc-redis"
-        data.mkdir(parents=True, exist_ok=True)
-        config.mkdir(parents=True, exist_ok=True)
-        for name, text in scripts.items():  # the mounts, relocated
-            local = text.replace("/etc/redis", str(config)).replace("/data", str(data))
-            (config / name).write_text(local)
-        env = {
-            "PATH": f"{self.bin_dir}:{os.environ['PATH']}",
-            "SELF_ADDRESS": self.address,
-            "PEERS": " ".join(ADDRESSES),
-            "REDIS_PASSWORD": PASSWORD,
-            "REDISCLI_AUTH": PASSWORD,
-        }
-        for script in ("start-sentinel.sh", "start-redis.sh"):
-            log = (self.root / f"{script}.log").open("ab")
-            self.procs.append(subprocess.Popen(
-                ["sh", str(config / script), "--bind", self.address],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
-            ))  # fmt: skip
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(sig)
-        for proc in self.procs:
-            proc.wait(timeout=30)
-        self.procs.clear()
-
-    def cli(self, *args: str, port: int = 6379) -> str:
-        result = subprocess.run(
-            [binary("redis-cli"), "-h", self.address, "-p", str(port), "--no-auth-warning",
-             *(["-a", PASSWORD] if port == 6379 else []), *args],
-            capture_output=True, text=True, timeout=10, check=False,
-        )  # fmt: skip
-        return result.stdout.strip()
-
-    def info(self, section: str, key: str) -> str:
-        """One field of INFO ("down" when the server does not answer)."""
-        for line in self.cli("INFO", section).splitlines():
-            if line.startswith(f"{key}:"):
-                return line.split(":", 1)[1].strip()
-        return "down"
-
-    def role(self) -> str:
-        return self.info("replication", "role")
+from tests.support.sentinel_pods import Pod, chart_scripts, known, sentinel_pods
 
 
 @pytest.fixture
 def pods(tmp_path: Path) -> Iterator[list[Pod]]:
-    bin_dir = tmp_path / "bin"  # the image's redis-sentinel is redis-server by another name
-    bin_dir.mkdir()
-    (bin_dir / "redis-sentinel").symlink_to(binary("redis-server"))
-    made = [Pod(i, tmp_path / f"redis-{i}", bin_dir) for i in range(len(ADDRESSES))]
-    yield made
-    for pod in made:
-        pod.stop(signal.SIGKILL)
-
-
-def _known(pod: Pod) -> tuple[str, str]:
-    """(replicas, other Sentinels) that this pod's Sentinel knows of."""
-    fields = pod.cli("--raw", "SENTINEL", "MASTER", "tts", port=26379).splitlines()
-    info = dict(zip(fields[::2], fields[1::2], strict=False))
-    return info.get("num-slaves", ""), info.get("num-other-sentinels", "")
+    with sentinel_pods(tmp_path) as made:
+        yield made
 
 
 def _primaries(pods: list[Pod]) -> list[Pod]:
@@ -125,13 +33,13 @@ def _primaries(pods: list[Pod]) -> list[Pod]:
 
 
 def test_a_full_restart_keeps_the_data_written_after_a_failover(pods: list[Pod]) -> None:
-    scripts = _scripts()
+    scripts = chart_scripts()
     for pod in pods:  # podManagementPolicy: Parallel
         pod.start(scripts)
     eventually("pod 0 primary, two replicas", lambda: [p.role() for p in pods] ==
                ["master", "slave", "slave"])  # fmt: skip
     eventually("every Sentinel to know both replicas and the other Sentinels",
-               lambda: all(_known(pod) == ("2", "2") for pod in pods))  # fmt: skip
+               lambda: all(known(pod) == ("2", "2") for pod in pods))  # fmt: skip
     first = pods[0]
     assert first.cli("SET", "frame-counter", "1") == "OK"
 

@@ -129,7 +129,7 @@ def _listeners(env: dict[str, str], http_port: int, udp_port: int) -> dict[str, 
     return ports
 
 
-def _volumes(rendered: list[dict[str, Any]], spec: dict[str, Any], workdir: Path) -> None:
+def pod_volumes(rendered: list[dict[str, Any]], spec: dict[str, Any], workdir: Path) -> None:
     """Each pod volume as a directory; ConfigMap volumes get their files."""
     for volume in spec.get("volumes", []):
         directory = workdir / volume["name"]
@@ -241,7 +241,7 @@ def running_stack(
         ports["TTN_LW_IS_DATABASE_URI"] = pgmigrate.tts_database_uri(database)
         ports["PGPASSWORD"] = database.password
     workdir.mkdir(parents=True, exist_ok=True)
-    _volumes(rendered, spec, workdir)
+    pod_volumes(rendered, spec, workdir)
     [server] = spec["containers"]
     init_outputs = {}
     for init in spec["initContainers"]:

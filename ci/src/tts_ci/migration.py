@@ -20,7 +20,7 @@ from dagger import ReturnType, dag
 from pipelines import versions
 from pipelines.migrate import postgres, tunnel
 from pipelines.migrate.errors import MigrationError
-from pipelines.migrate.run import Step, Stores, migrate
+from pipelines.migrate.run import Step, Stores, load_dump, migrate
 
 from .containers import fresh, python_env
 from .tts_image import build_binaries
@@ -240,12 +240,4 @@ async def _restored(
 ) -> postgres.Database:
     """A pg_dump file restored into the scratch server: a source that can be counted."""
     ex.work = ex.work.with_file("given.dump", dump)
-    env = postgres.libpq_env(scratch)
-    await ex.run(Step("postgres", postgres.psql_argv('CREATE DATABASE "source"'),
-                      "a database for the dump", secrets=env))  # fmt: skip
-    source = postgres.Database(scratch.host, scratch.port, scratch.user, "source",
-                               scratch.sslmode, scratch.password)  # fmt: skip
-    restore = postgres.restore_argv("given.dump", replace=False)
-    await ex.run(Step("postgres", restore, "restore the dump to count it",
-                      secrets=postgres.libpq_env(source)))  # fmt: skip
-    return source
+    return await load_dump(ex, "given.dump", scratch, "source")

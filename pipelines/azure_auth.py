@@ -34,6 +34,7 @@ GITHUB_AUDIENCE: Final = "api://AzureADTokenExchange"
 # Token scopes: the ACR data plane (for /oauth2/exchange) and Azure Resource Manager.
 ACR_SCOPE: Final = "https://containerregistry.azure.net/.default"
 ARM_SCOPE: Final = "https://management.azure.com/.default"
+STORAGE_SCOPE: Final = "https://storage.azure.com/.default"  # the backups' blob container
 # The scopes `az_tokens` must cover for publish (ACR exchange + ARM registry calls).
 AZ_SCOPES: Final = (ARM_SCOPE, ACR_SCOPE)
 # Registry user name that tells ACR the password is an ACR refresh token (AAD-OAuth.md).

@@ -28,6 +28,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import ContainerClient
 
+from pipelines.backup import TOKEN_ENV
 from pipelines.backup.manifest import (
     MANIFEST,
     BackupError,
@@ -38,7 +39,6 @@ from pipelines.backup.manifest import (
     sha256_of,
 )
 
-TOKEN_ENV: Final = "AZURE_STORAGE_ACCESS_TOKEN"  # noqa: S105 - a variable name
 # The Blob REST version spoken: the newest the pinned Azurite (tools/azurite) implements, so
 # what the tests prove is what runs against Azure (which serves older versions for years).
 API_VERSION: Final = "2026-06-06"

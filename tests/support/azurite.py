@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from azure.storage.blob import ContainerClient
 
-from pipelines.backup import store
+from pipelines.backup import TOKEN_ENV, store
 from tests.support.paths import REPO_ROOT
 from tests.support.servers import LOOPBACK, free_port, listening
 from tests.support.tls import self_signed_tls
@@ -51,7 +51,7 @@ class Azurite:
 
     def env(self, access_token: str | None = None) -> dict[str, str]:
         """What the backup CLI needs to reach this Azurite: a token, and its CA."""
-        return {store.TOKEN_ENV: access_token or token(), "REQUESTS_CA_BUNDLE": str(self.ca)}
+        return {TOKEN_ENV: access_token or token(), "REQUESTS_CA_BUNDLE": str(self.ca)}
 
     def container(self, name: str, access_token: str | None = None) -> ContainerClient:
         """A client of container `name`, as the backup code makes it."""

@@ -30,7 +30,10 @@ PRODUCT_FUNCTIONS = {
     "Azure.deploy",
     "Azure.nightly",
     "Azure.provision",
+    "Azure.restore_drill",
     "migrate",
+    "restore_drill",
+    "restore",
 }
 # Publishing, deploying, scanning a moving vulnerability DB and testing must re-run
 # every time: Dagger >= 0.19.4 would otherwise serve a 7-day-old result.
@@ -43,7 +46,10 @@ NEVER_CACHED = {
     "Azure.deploy",
     "Azure.nightly",
     "Azure.provision",
+    "Azure.restore_drill",
     "migrate",
+    "restore_drill",
+    "restore",
 }
 
 ALL = functions()
@@ -114,6 +120,9 @@ GOOD = {
     "signing_key_id": "https://ttsprodsign.vault.azure.net/keys/image-signing",
     "target_postgres": NoEngine(),
     "target_redis": NoEngine(),
+    "account_url": "https://ttsprodst.blob.core.windows.net",
+    "storage_token": NoEngine(),
+    "storage_account": "ttsprodst",
 }
 NO_LOGIN = {"oidc_request_url": None, "oidc_request_token": None}
 
@@ -176,6 +185,39 @@ BAD_INPUT: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = [
         "is not user@host[:port]",
         {},
     ),
+    (
+        "migrate",
+        {
+            "source_postgres": NoEngine(),
+            "source_redis": NoEngine(),
+            "blob_dir": NoEngine(),
+            "storage_token": None,
+        },
+        "--blob-dir needs --storage-token",
+        {},
+    ),
+    (
+        "migrate",
+        {
+            "source_postgres": NoEngine(),
+            "source_redis": NoEngine(),
+            "blob_dir": NoEngine(),
+            "storage_token": NoEngine(),
+            "account_url": "ttsprodst",
+            "pictures_container": "up",
+        },
+        "is not a storage account's blob endpoint",
+        {},
+    ),
+    ("restore_drill", {"account_url": "ttsprodst"}, "https://ACCOUNT.blob.core.windows.net", {}),
+    ("restore_drill", {"max_age": "1 week"}, "is not a duration", {}),
+    ("restore_drill", {"backup": "yesterday"}, "is not a backup id", {}),
+    ("restore_drill", {"version": "v3.32.1"}, "drop the leading 'v'", {}),
+    ("restore", {"container": "TTS_backups"}, "is not a blob container name", {}),
+    ("restore", {"pictures_container": "Pictures!"}, "--pictures-container 'Pictures!'", {}),
+    ("Azure.restore_drill", {"storage_account": "tts-st"}, "is not a storage account name", {}),
+    ("Azure.restore_drill", {"max_age": "0h"}, "is not a duration", {}),
+    ("Azure.restore_drill", {}, "az login", NO_LOGIN),
 ]
 
 

@@ -32,3 +32,16 @@ RegistryMirror = Annotated[
     ),
 ]
 NodeImage = Annotated[str, Doc("kind node image (default: kind's own for the pinned Kubernetes)")]
+AccountUrl = Annotated[
+    str, Doc("The storage account's blob endpoint, https://ACCOUNT.blob.core.windows.net")
+]
+BackupContainer = Annotated[str, Doc("Blob container of the backups (Bicep backupContainerName)")]
+StorageToken = Annotated[
+    dagger.Secret,
+    Doc(
+        "An Entra access token for Azure Storage, e.g. env://TOKEN with TOKEN=$(az account "
+        "get-access-token --resource https://storage.azure.com --query accessToken -o tsv)"
+    ),
+]
+BackupId = Annotated[str, Doc("The backup to use, e.g. 20261205T020000Z (default: the newest)")]
+MaxAge = Annotated[str, Doc("Fail when the backup is older than this: 90m, 26h, 2d")]

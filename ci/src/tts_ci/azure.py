@@ -1,7 +1,8 @@
 """Azure: one login (GitHub OIDC or your `az login`) and everything that needs it.
 
 `dagger call with-azure --tenant-id … --client-id … (--oidc-request-url env://…
---oidc-request-token env://… | --azure-config ~/.azure) publish|deploy|nightly|provision …`
+--oidc-request-token env://… | --azure-config ~/.azure)
+publish|deploy|nightly|provision|restore-drill …`
 
 GitHub Actions: the OIDC request URL/token arrive as Secrets and feed a
 ClientAssertionCredential that fetches a fresh GitHub token on every use (GitHub tokens
@@ -39,8 +40,17 @@ from pipelines import scan as trivy
 from pipelines.kubeconfig import check_context as check_kube_context
 from pipelines.smoke.registry import API_KEY_ENV
 
-from . import supply_chain
-from .arguments import DEFAULT_SEVERITY, IgnoreFile, IgnoreUnfixed, Severity, Version
+from . import backups, supply_chain
+from .arguments import (
+    DEFAULT_SEVERITY,
+    BackupContainer,
+    BackupId,
+    IgnoreFile,
+    IgnoreUnfixed,
+    MaxAge,
+    Severity,
+    Version,
+)
 from .containers import (
     CHART_DIR,
     WORKDIR,
@@ -51,8 +61,8 @@ from .containers import (
     toolbox,
     tts_source,
 )
-from .functions import uncached
-from .tts_image import build_image
+from .functions import new, uncached
+from .tts_image import TtsImage, build_image
 
 SigningKeyId = Annotated[
     str,
@@ -63,8 +73,9 @@ SigningKeyId = Annotated[
 ]
 # Where the azure-cli image keeps its login (your ~/.azure on a laptop).
 AZURE_CONFIG_DIR = "/root/.azure"
-# Repository of the TTS image in ACR.
+# Repository of the TTS image in ACR, and of the backup CronJob's uploader (same tags).
 IMAGE_REPOSITORY = "thethingsstack"
+BACKUP_REPOSITORY = "thethingsstack-backup"
 
 
 @object_type
@@ -205,10 +216,19 @@ class Azure:
                 f"{server}/{IMAGE_REPOSITORY}:{tag}"
                 for tag in plan.image_tags(version, built.commit)
             ]
+            password = dag.set_secret("acr-refresh-token", refresh)
+            signer = signing.KeyVaultSigner(signing_key_id, credential)
             pushed = await built.gated_push(
-                addresses, azure_auth.ACR_USERNAME, dag.set_secret("acr-refresh-token", refresh),
-                severities, ignore_unfixed, ignorefile,
-                signer=signing.KeyVaultSigner(signing_key_id, credential),
+                addresses, azure_auth.ACR_USERNAME, password,
+                severities, ignore_unfixed, ignorefile, signer=signer,
+            )  # fmt: skip
+            # The backup CronJob's uploader, through the same gate, under the same tags.
+            uploader = new(TtsImage, container=backups.backup_image(self.repo), version=version,
+                           commit=built.commit, repo=self.repo)  # fmt: skip
+            pushed += await uploader.gated_push(
+                [a.replace(f"/{IMAGE_REPOSITORY}:", f"/{BACKUP_REPOSITORY}:") for a in addresses],
+                azure_auth.ACR_USERNAME, password,
+                severities, ignore_unfixed, ignorefile, signer=signer,
             )  # fmt: skip
         return "\n".join([*(f"imported {ref}" for ref in imported), *pushed])
 
@@ -236,6 +256,30 @@ class Azure:
         src = await tts_source(newest, None)  # the clone the build used (cached)
         pins = releases.newest_release_pins(newest, src.commit, src.date, src.toolchain)
         return f"newest upstream release: {newest} (pinned is {pinned}; {pins})\n{report}"
+
+    # ---- backups --------------------------------------------------------------------
+
+    @uncached
+    async def restore_drill(
+        self,
+        storage_account: Annotated[str, Doc("Storage account (Bicep output storageAccountName)")],
+        container: BackupContainer = "tts-backups",
+        backup: BackupId = "",
+        max_age: MaxAge = "26h",
+        version: Version = versions.TTS_VERSION,
+    ) -> str:
+        """The restore drill (`dagger call restore-drill`) with this login's storage token."""
+        account_url = backups.account_url(storage_account)
+        backups.check_location(account_url, container, backup, max_age)
+        plan.check_release_version(version)
+        self.check()
+        credential = await self.credential([azure_auth.STORAGE_SCOPE])
+        async with credential:
+            token = await credential.get_token(azure_auth.STORAGE_SCOPE)
+        return await backups.restore_drill(
+            self.repo, version, account_url, container,
+            dag.set_secret("storage-token", token.token), backup, max_age,
+        )  # fmt: skip
 
     # ---- AKS ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from dagger import function
 # the message; FunctionError is the SDK's no-traceback path and 0.21.11 exports it nowhere else.
 from dagger.mod._exceptions import FunctionError
 
+from pipelines.backup.manifest import BackupError
 from pipelines.migrate.errors import MigrationError
 from pipelines.release_state import ReleaseError
 
@@ -39,7 +40,7 @@ def _one_line_errors(func: F) -> F:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await func(*args, **kwargs)
-        except (ValueError, StepFailed, MigrationError, ReleaseError) as err:
+        except (ValueError, StepFailed, MigrationError, ReleaseError, BackupError) as err:
             raise FunctionError(str(err)) from None
 
     return cast(F, wrapper)

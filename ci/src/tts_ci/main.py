@@ -11,6 +11,8 @@
     dagger call with-azure --tenant-id … --client-id … …        -> Azure (azure.py)
         … publish | deploy | nightly | provision
     dagger call migrate --target-postgres … --target-redis …   (migration.py)
+    dagger call restore-drill --account-url … --storage-token … (backups.py)
+    dagger call restore --account-url … --target-postgres …    (backups.py)
     dagger call lint-bicep
 
 This layer stays thin: argument checks and container plumbing only. The steps themselves
@@ -32,15 +34,20 @@ from dagger.mod import check
 from pipelines import bicep, chart, crds, policy, scan, versions
 from pipelines import image as plan
 
-from . import kind, migration
+from . import backups, kind, migration
 from .arguments import (
     DEFAULT_SEVERITY,
+    AccountUrl,
+    BackupContainer,
+    BackupId,
     Deadline,
     IgnoreFile,
     IgnoreUnfixed,
+    MaxAge,
     NodeImage,
     RegistryMirror,
     Severity,
+    StorageToken,
     TtsSource,
     Version,
     VulnerabilityDb,
@@ -254,6 +261,19 @@ class TtsCi:
             dagger.File | None, Doc("A pg_dump --format=custom file instead of a live database")
         ] = None,
         redis_rdb: Annotated[dagger.File | None, Doc("An RDB file instead of a live Redis")] = None,
+        blob_dir: Annotated[
+            dagger.Directory | None,
+            Doc("The VM's blob directory (pictures), copied here first: rsync -a VM:…/blob ./blob"),
+        ] = None,
+        account_url: Annotated[
+            str, Doc("With --blob-dir: the storage account (https://ACCOUNT.blob.core.windows.net)")
+        ] = "",
+        pictures_container: Annotated[
+            str, Doc("With --blob-dir: the upload container (Bicep output blobContainerName)")
+        ] = "",
+        storage_token: Annotated[
+            dagger.Secret | None, Doc("With --blob-dir: an Entra token for Azure Storage")
+        ] = None,
         version: Version = versions.TTS_VERSION,
         dry_run: Annotated[
             bool, Doc("Only report what would move (the default); --dry-run=false copies")
@@ -262,13 +282,72 @@ class TtsCi:
             bool, Doc("Overwrite a non-empty target (also how an interrupted run is finished)")
         ] = False,
     ) -> str:
-        """Move a Things Stack's PostgreSQL and Redis state (VM, dumps) to the AKS-side stores."""
+        """Move a Things Stack's state (VM, dumps) and its pictures to the AKS-side stores."""
         plan.check_release_version(version)
-        return await migration.run(
+        pictures = None
+        if blob_dir is not None:
+            if storage_token is None:
+                raise ValueError(
+                    "--blob-dir needs --storage-token (and --account-url, --pictures-container)"
+                )
+            pictures = backups.Pictures(blob_dir, account_url, pictures_container, storage_token)
+            pictures.check()
+        report = await migration.run(
             self.source, version, target_postgres, target_redis,
             migration.Sources(source_postgres, source_redis, postgres_dump, redis_rdb,
                               ssh_host, ssh_key, ssh_known_hosts),
             dry_run=dry_run, replace=replace,
+        )  # fmt: skip
+        if pictures is None:
+            return report
+        return f"{report}\n{await pictures.put(self.source, dry_run=dry_run, replace=replace)}"
+
+    # ---- backups -------------------------------------------------------------------
+
+    @uncached
+    async def restore_drill(
+        self,
+        account_url: AccountUrl,
+        storage_token: StorageToken,
+        container: BackupContainer = "tts-backups",
+        backup: BackupId = "",
+        max_age: MaxAge = "26h",
+        version: Version = versions.TTS_VERSION,
+    ) -> str:
+        """Restore a backup into throw-away stores, verify it, start TTS on it: one verdict."""
+        plan.check_release_version(version)
+        return await backups.restore_drill(
+            self.source, version, account_url, container, storage_token, backup, max_age
+        )
+
+    @uncached
+    async def restore(
+        self,
+        account_url: AccountUrl,
+        storage_token: StorageToken,
+        target_postgres: Annotated[
+            dagger.Secret, Doc("The live database: postgresql://ADMIN:PASSWORD@HOST/…")
+        ],
+        target_redis: Annotated[dagger.Secret, Doc("The live Redis: rediss://:KEY@HOST:10000")],
+        container: BackupContainer = "tts-backups",
+        backup: BackupId = "",
+        pictures_container: Annotated[
+            str, Doc("Also put the backup's pictures back into this container (tts.blob)")
+        ] = "",
+        version: Version = versions.TTS_VERSION,
+        dry_run: Annotated[
+            bool,
+            Doc("Only report what would be overwritten (the default); --dry-run=false restores"),
+        ] = True,
+        replace: Annotated[
+            bool, Doc("Overwrite the live stores although they are not empty")
+        ] = False,
+    ) -> str:
+        """Restore a backup into the LIVE stores, guarded as migrate is (production-state.md)."""
+        plan.check_release_version(version)
+        return await backups.restore(
+            self.source, version, account_url, container, storage_token, backup,
+            target_postgres, target_redis, pictures_container, dry_run=dry_run, replace=replace,
         )  # fmt: skip
 
     @cached

@@ -3,7 +3,9 @@
 // Outputs are named for their consumers: GitHub Actions variables (tenantId, subscriptionId,
 // githubActionsClientId, resourceGroupName, acrName, acrLoginServer, aksClusterName) and the
 // chart's values-aks.yaml (ttsWorkloadClientId, keyVaultName, postgresHost, postgresDatabase,
-// udpPublicIpName, resourceGroupName, acrLoginServer, blobContainerName, storageAccountName).
+// udpPublicIpName, resourceGroupName, acrLoginServer, blobContainerName, storageAccountName;
+// backupContainerName and redisDatabaseId are the backup CronJob's backup.container and
+// backup.managedRedisDatabaseId).
 targetScope = 'resourceGroup'
 
 @description('Environment this parameter set describes; selects sizes, HA and retention.')
@@ -167,6 +169,26 @@ param blobContainerName string = 'tts-uploads'
 @description('Anonymous read of single blobs in the upload container (TTS Console pictures).')
 param publicBlobRead bool = true
 
+@description('Blob container for the scheduled backups (chart value backup.container); never public.')
+@minLength(3)
+@maxLength(63)
+param backupContainerName string = 'tts-backups'
+
+@description('Days a backup is kept before the lifecycle rule deletes it; with backupImmutable also its write-once period.')
+@minValue(7)
+@maxValue(3650)
+param backupRetentionDays int
+
+@description('Write-once (WORM) retention on the backup container for backupRetentionDays, deployed unlocked; lock it by hand (docs/bicep.md).')
+param backupImmutable bool
+
+@description('Set once the backup container\'s retention policy is locked: deployments then leave the locked policy alone.')
+param backupImmutabilityLocked bool = false
+
+@description('Email address that backup alerts are sent to; empty: no action group, alerts show in Azure Monitor only.')
+@maxLength(254)
+param alertEmail string = ''
+
 @description('Azure Managed Redis for the network state (values-aks.yaml expects it); false: the chart\'s in-cluster Redis (docs/production-state.md).')
 param enableManagedRedis bool = true
 
@@ -245,6 +267,7 @@ module monitoring 'modules/monitoring.bicep' = {
     tags: allTags
     logRetentionDays: isProd ? 90 : 30
     grafanaSku: grafanaSku
+    alertEmail: alertEmail
   }
 }
 
@@ -279,6 +302,8 @@ module clusterMonitoring 'modules/cluster-monitoring.bicep' = {
     prometheusDcrId: monitoring.outputs.prometheusDcrId
     dataCollectionEndpointId: monitoring.outputs.dataCollectionEndpointId
     containerInsightsDcrId: monitoring.outputs.containerInsightsDcrId
+    actionGroupId: monitoring.outputs.actionGroupId
+    ttsNamespace: ttsNamespace
   }
 }
 
@@ -366,7 +391,12 @@ module storage 'modules/storage.bicep' = {
     containerName: blobContainerName
     publicBlobRead: publicBlobRead
     ttsPrincipalId: identities.outputs.ttsPrincipalId
+    githubPrincipalId: identities.outputs.githubPrincipalId
     deleteRetentionDays: isProd ? 30 : 7
+    backupContainerName: backupContainerName
+    backupRetentionDays: backupRetentionDays
+    backupImmutable: backupImmutable
+    backupImmutabilityLocked: backupImmutabilityLocked
   }
 }
 
@@ -383,6 +413,7 @@ module redis 'modules/redis.bicep' = if (enableManagedRedis) {
     vnetId: network.outputs.vnetId
     keyVaultName: keyVault.outputs.keyVaultName
     secretsExpireOn: secretsExpireOn
+    ttsPrincipalId: identities.outputs.ttsPrincipalId
   }
 }
 
@@ -467,8 +498,11 @@ output udpPublicIpName string = network.outputs.udpPublicIpName
 @description('Blob container for TTS uploads.')
 output blobContainerName string = storage.outputs.blobContainerName
 
-@description('Storage account of the upload container.')
+@description('Storage account of the upload and backup containers.')
 output storageAccountName string = storage.outputs.storageAccountName
+
+@description('Blob container the backup CronJob writes to (chart value backup.container).')
+output backupContainerName string = storage.outputs.backupContainerName
 
 // For people, not wired to a consumer
 @description('The UDP 1700 address to configure in gateways.')
@@ -488,6 +522,9 @@ output redisHost string = enableManagedRedis ? redis!.outputs.redisHost : ''
 
 @description('redis.external.address of values-aks.yaml (host:10000), empty when the in-cluster Redis is used.')
 output redisAddress string = enableManagedRedis ? '${redis!.outputs.redisHost}:${redis!.outputs.redisPort}' : ''
+
+@description('Managed Redis database id that the backup CronJob exports (chart value backup.managedRedisDatabaseId), empty when the in-cluster Redis is used.')
+output redisDatabaseId string = enableManagedRedis ? redis!.outputs.redisDatabaseId : ''
 
 @description('Kubernetes namespace the TTS federated credential trusts.')
 output ttsNamespace string = ttsNamespace

@@ -1,4 +1,5 @@
-// dev: smallest sizes, no HA, the smallest Managed Redis (Balanced_B0). Secrets come from the environment, never argv:
+// dev: smallest sizes, no HA, the smallest Managed Redis (Balanced_B0), 14-day deletable backups.
+// Secrets come from the environment, never argv:
 //   export TTS_POSTGRES_PASSWORD=... TTS_COOKIE_HASH_KEY=$(openssl rand -hex 64) \
 //          TTS_COOKIE_BLOCK_KEY=$(openssl rand -hex 32) \
 //          TTS_CLUSTER_KEY=$(openssl rand -hex 32) TTS_ADMIN_PASSWORD=... \
@@ -15,6 +16,8 @@ param postgresStorageSizeGB = 32
 param enableManagedRedis = true
 param redisSkuName = 'Balanced_B0'
 param grafanaSku = 'Essential'
+param backupRetentionDays = 14
+param backupImmutable = false
 param secretsExpireOn = '2027-06-30T00:00:00Z'
 param postgresAdminPassword = readEnvironmentVariable('TTS_POSTGRES_PASSWORD')
 param cookieHashKey = readEnvironmentVariable('TTS_COOKIE_HASH_KEY')

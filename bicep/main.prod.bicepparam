@@ -1,4 +1,5 @@
-// prod: zone-redundant PostgreSQL HA, geo-redundant backups, ZRS storage, zonal IPs.
+// prod: zone-redundant PostgreSQL HA, geo-redundant backups, ZRS storage, zonal IPs, 90-day
+// write-once (WORM) scheduled backups.
 // Secrets come from the environment (see main.dev.bicepparam for the variable names).
 using './main.bicep'
 
@@ -11,6 +12,8 @@ param postgresSkuTier = 'GeneralPurpose'
 param postgresStorageSizeGB = 128
 param enableManagedRedis = true
 param grafanaSku = 'Standard'
+param backupRetentionDays = 90
+param backupImmutable = true
 param secretsExpireOn = '2027-06-30T00:00:00Z'
 param postgresAdminPassword = readEnvironmentVariable('TTS_POSTGRES_PASSWORD')
 param cookieHashKey = readEnvironmentVariable('TTS_COOKIE_HASH_KEY')

@@ -47,21 +47,34 @@ GITHUB_VARIABLES: Final[Mapping[str, str]] = {
     "acrLoginServer": "ACR_LOGIN_SERVER",
     "aksClusterName": "AKS_CLUSTER_NAME",
     "signingKeyId": "SIGNING_KEY_ID",
+    "storageAccountName": "STORAGE_ACCOUNT_NAME",
 }
-# Bicep outputs the chart's values-aks.yaml consumes, under the same names.
-CHART_VALUE_OUTPUTS: Final = (
-    "ttsWorkloadClientId",
-    "keyVaultName",
-    "postgresHost",
-    "postgresDatabase",
-    "udpPublicIpName",
-    "resourceGroupName",
-    "acrLoginServer",
-    "blobContainerName",
-    "storageAccountName",
-)
-# Chart inputs that are empty by design in some environments (redisAddress: no Managed Redis).
-OPTIONAL_CHART_VALUE_OUTPUTS: Final = ("redisAddress",)
+# Bicep output -> the chart value `provision` prints it as. values-aks.yaml's inputs keep the
+# output's name (its comments say where each goes); the backup CronJob's are chart values.
+CHART_VALUE_OUTPUTS: Final[Mapping[str, str]] = {
+    "ttsWorkloadClientId": "ttsWorkloadClientId",
+    "keyVaultName": "keyVaultName",
+    "postgresHost": "postgresHost",
+    "postgresDatabase": "postgresDatabase",
+    "udpPublicIpName": "udpPublicIpName",
+    "resourceGroupName": "resourceGroupName",
+    "acrLoginServer": "acrLoginServer",
+    "blobContainerName": "blobContainerName",
+    "storageAccountName": "storageAccountName",
+    "backupContainerName": "backup.container",
+}
+# Chart inputs that are empty by design in some environments: both without Managed Redis.
+OPTIONAL_CHART_VALUE_OUTPUTS: Final[Mapping[str, str]] = {
+    "redisAddress": "redisAddress",
+    "redisDatabaseId": "backup.managedRedisDatabaseId",
+}
+# What `render` shows for an empty optional chart value.
+_EMPTY_CHART_VALUES: Final[Mapping[str, str]] = {
+    "redisAddress": "(none: enableManagedRedis=false, set redis.mode: internal)",
+    "backup.managedRedisDatabaseId": (
+        "(none: enableManagedRedis=false, leave it empty: the backup reads the in-cluster Redis)"
+    ),
+}
 
 _RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
 _DEPLOYMENT_NAME = re.compile(r"^[-\w.()]{1,64}$")
@@ -202,16 +215,15 @@ class DeploymentSettings:
     """What the pipeline and the chart need next, from the deployment outputs."""
 
     github_variables: dict[str, str]
-    chart_values: dict[str, str]
+    chart_values: dict[str, str]  # chart value -> value (CHART_VALUE_OUTPUTS' right side)
 
     def render(self) -> str:
         """Human-readable next steps: gh variable commands and the chart inputs."""
         lines = ["# GitHub Actions variables"]
         lines += [f"gh variable set {k} --body '{v}'" for k, v in self.github_variables.items()]
-        lines.append("# values-aks.yaml inputs (Bicep output names)")
-        no_redis = "(none: enableManagedRedis=false, set redis.mode: internal)"
+        lines.append("# values-aks.yaml inputs (Bicep output names) and chart values (backup.*)")
         for key, value in self.chart_values.items():
-            shown = no_redis if key == "redisAddress" and not value else value
+            shown = value or _EMPTY_CHART_VALUES.get(key, value)
             lines.append(f"{key}: {shown}")
         return "\n".join(lines)
 
@@ -233,9 +245,9 @@ def _output_value(outputs: Mapping[str, object], name: str, optional: bool = Fal
 def outputs_to_settings(outputs: Mapping[str, object]) -> DeploymentSettings:
     """Map `az deployment group create` outputs to GitHub variables and chart values."""
     github = {var: _output_value(outputs, out) for out, var in GITHUB_VARIABLES.items()}
-    chart = {name: _output_value(outputs, name) for name in CHART_VALUE_OUTPUTS}
-    for name in OPTIONAL_CHART_VALUE_OUTPUTS:
-        chart[name] = _output_value(outputs, name, optional=True)
+    chart = {value: _output_value(outputs, out) for out, value in CHART_VALUE_OUTPUTS.items()}
+    for out, value in OPTIONAL_CHART_VALUE_OUTPUTS.items():
+        chart[value] = _output_value(outputs, out, optional=True)
     return DeploymentSettings(github_variables=github, chart_values=chart)
 
 

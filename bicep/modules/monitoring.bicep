@@ -1,7 +1,8 @@
 // Observability that exists before the cluster: Log Analytics (Container Insights), the Azure
 // Monitor workspace (managed Prometheus), their data collection endpoint and rules, and
-// Azure Managed Grafana reading the workspace. cluster-monitoring.bicep associates the rules
-// with the cluster and adds the recording rules once the cluster exists.
+// Azure Managed Grafana reading the workspace, and the action group alerts notify (only when
+// alertEmail is set). cluster-monitoring.bicep associates the rules with the cluster and adds
+// the recording and alert rules once the cluster exists.
 
 @description('Azure region for every resource in this module.')
 param location string
@@ -25,6 +26,10 @@ param logRetentionDays int
   'Essential'
 ])
 param grafanaSku string
+
+@description('Email address alerts are sent to; empty: no action group (alerts still show in Azure Monitor).')
+@maxLength(254)
+param alertEmail string
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: '${namePrefix}-logs'
@@ -170,6 +175,25 @@ resource grafana 'Microsoft.Dashboard/grafana@2024-10-01' = {
   }
 }
 
+// Optional, so a deployment never needs an address; without one, fired alerts are listed in
+// Azure Monitor (Alerts) and nobody is notified.
+resource alertActionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+  name: '${namePrefix}-alerts'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: take(replace(namePrefix, '-', ''), 12)
+    enabled: true
+    emailReceivers: [
+      {
+        name: 'operators'
+        emailAddress: alertEmail
+        useCommonAlertSchema: true
+      }
+    ]
+  }
+}
+
 var monitoringDataReaderRoleId = 'b0d8363b-8ddd-447d-831f-62ca05bff136'
 
 resource grafanaReadsPrometheus 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -197,6 +221,9 @@ output containerInsightsDcrId string = containerInsightsDcr.id
 
 @description('Prometheus data collection endpoint id.')
 output dataCollectionEndpointId string = dce.id
+
+@description('Action group alert rules notify; empty when alertEmail is empty.')
+output actionGroupId string = empty(alertEmail) ? '' : alertActionGroup!.id
 
 @description('Grafana name (for az grafana dashboard import).')
 output grafanaName string = grafana.name

@@ -48,6 +48,9 @@ param keyVaultName string
 @maxLength(25)
 param secretsExpireOn string
 
+@description('Principal id of the TTS workload identity: the backup CronJob exports the database with it.')
+param ttsPrincipalId string
+
 resource cache 'Microsoft.Cache/redisEnterprise@2025-07-01' = {
   name: redisName
   location: location
@@ -152,8 +155,54 @@ resource redisPassword 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+// The backup CronJob (TTS's workload identity) snapshots the cache with the database's ARM
+// export (POST <database id>/export, a SAS of the backup container), then polls the
+// Azure-AsyncOperation URL it answers with: /subscriptions/<sub>/providers/Microsoft.Cache/
+// locations/<region>/operationsStatus/<id>. No built-in role is this narrow, so this one may
+// export the database, read it, and read that status; not list keys, write or import.
+// Assigned on the resource group, not the database: the status URL lies outside the database,
+// and ARM lets a caller track an async operation only with rights at the resource group level
+// ("Track asynchronous Azure operations", Permission for tracking async status). This resource
+// group holds this one cache.
+resource exporterRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(resourceGroup().id, 'tts-managed-redis-exporter')
+  properties: {
+    roleName: 'TTS Managed Redis exporter (${resourceGroup().name})'
+    description: 'Export the Azure Managed Redis database to blob storage and follow the export; nothing else.'
+    type: 'customRole'
+    permissions: [
+      {
+        actions: [
+          'Microsoft.Cache/redisEnterprise/databases/export/action'
+          'Microsoft.Cache/redisEnterprise/databases/read'
+          'Microsoft.Cache/locations/operationsStatus/read'
+        ]
+        notActions: []
+        dataActions: []
+        notDataActions: []
+      }
+    ]
+    assignableScopes: [
+      resourceGroup().id
+    ]
+  }
+}
+
+resource exporter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(resourceGroup().id, ttsPrincipalId, exporterRole.id)
+  properties: {
+    description: 'The backup CronJob exports Managed Redis into the backup container and waits for the export.'
+    principalId: ttsPrincipalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: exporterRole.id
+  }
+}
+
 @description('Redis host name; TTS connects with TLS to <host>:10000.')
 output redisHost string = cache.properties.hostName
 
 @description('Redis TLS port.')
 output redisPort int = database.properties.port
+
+@description('Database resource id (chart value backup.managedRedisDatabaseId): the backup CronJob exports it.')
+output redisDatabaseId string = database.id

@@ -171,8 +171,8 @@ def _arm_errors(database: DatabaseId, arm_endpoint: str, *, secret: str) -> Iter
         if err.status_code == 403:  # noqa: PLR2004
             raise BackupError(
                 f"{what}: the identity may not export it ({_arm_code(err, secret)}): give it "
-                f"the {EXPORT_ACTION} permission on the database (a role that has it, assigned "
-                "on the cluster or the database)"
+                f"the {EXPORT_ACTION} permission on the database, by a role assigned on its "
+                "resource group (the export's status is read there; the Bicep assigns one)"
             ) from None
         if (failure := _failed_operation(err, secret)) is not None:
             raise BackupError(

@@ -247,8 +247,9 @@ def test_an_identity_without_the_export_permission_gets_the_role_to_grant(
         "(AuthorizationFailed: The client 'backup' with object id '0000' does not have "
         "authorization to perform action 'Microsoft.Cache/redisEnterprise/databases/export/"
         f"action' over scope '{DATABASE}' or the scope is invalid.): give it the "
-        "Microsoft.Cache/redisEnterprise/databases/export/action permission on the database "
-        "(a role that has it, assigned on the cluster or the database)"
+        "Microsoft.Cache/redisEnterprise/databases/export/action permission on the database, "
+        "by a role assigned on its resource group (the export's status is read there; the "
+        "Bicep assigns one)"
     )
     assert list(backup.cc.list_blobs()) == []
 

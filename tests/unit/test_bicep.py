@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pycep
 import pytest
+import yaml
 
 from pipelines import bicep
 from pipelines.versions import BICEP_VERSION
@@ -34,10 +37,31 @@ DOCUMENTED_ROLES = {
     "4d97b98b-1d4f-4787-a291-c67834d212e7": "Network Contributor",
     "b0d8363b-8ddd-447d-831f-62ca05bff136": "Monitoring Data Reader",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
+    "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
     "4abbcc35-e782-43d8-92c5-2d3f1bd2253f": "Azure Kubernetes Service Cluster User Role",
     "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb": "Azure Kubernetes Service RBAC Writer",
 }
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Blob container names: 3-63 lowercase letters, digits and single hyphens, starting and ending
+# with a letter or digit (Azure Storage naming rules).
+CONTAINER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}")
+# kube-state-metrics series managed Prometheus keeps under its minimal ingestion profile
+# (Microsoft's "Minimal ingestion profile for Prometheus metrics in Azure Monitor" and
+# kubestateRegex_minimal_mac in Azure/prometheus-collector): the job ones and a few others.
+MINIMAL_KUBE_STATE_METRICS = frozenset(
+    {
+        "kube_job_status_succeeded",
+        "kube_job_spec_completions",
+        "kube_job_status_start_time",
+        "kube_job_status_active",
+        "kube_job_failed",
+        "kube_pod_owner",
+        "kube_pod_status_phase",
+        "kube_pod_info",
+        "kube_node_info",
+        "kube_deployment_spec_replicas",
+    }
+)
 
 
 @cache
@@ -73,6 +97,22 @@ def bicepparam(path: Path) -> tuple[str, dict[str, str]]:
         elif match := re.fullmatch(r"param (\w+) = (.+)", line):
             params[match[1]] = match[2]
     return using, params
+
+
+def render(text: str, values: Mapping[str, str]) -> str:
+    """A Bicep string with its ${name} interpolations replaced, nested ones too."""
+    for _ in range(5):
+        done = re.sub(r"\$\{(\w+)\}", lambda m: values[m[1]], text)
+        if done == text:
+            return done
+        text = done
+    raise AssertionError(f"interpolation does not settle: {text}")
+
+
+def string_variables(tree: dict[str, Any]) -> dict[str, str]:
+    return {
+        n: v["value"] for n, v in tree.get("variables", {}).items() if isinstance(v["value"], str)
+    }
 
 
 def test_files_exist() -> None:
@@ -215,7 +255,13 @@ def test_prometheus_is_wired_explicitly() -> None:
     resources = parse(BICEP_DIR / "modules" / "cluster-monitoring.bicep")["resources"]
     types = [r["type"] for r in resources.values()]
     assert types.count("Microsoft.Insights/dataCollectionRuleAssociations") == 3
-    assert types.count("Microsoft.AlertsManagement/prometheusRuleGroups") == 2
+    kinds = []  # what each rule group holds: recording rules or alert rules, never both
+    for resource in resources.values():
+        if resource["type"] == "Microsoft.AlertsManagement/prometheusRuleGroups":
+            rules = resource["config"]["properties"]["rules"]
+            (kind,) = {k for rule in rules for k in ("record", "alert") if k in rule}
+            kinds.append(kind)
+    assert sorted(kinds) == ["alert", "record", "record"]
     dcr = parse(BICEP_DIR / "modules" / "monitoring.bicep")["resources"]["prometheusDcr"]
     assert dcr["config"]["properties"]["dataFlows"][0]["streams"] == ["Microsoft-PrometheusMetrics"]
 
@@ -251,6 +297,121 @@ def test_the_ci_identity_may_read_the_signing_key_and_sign_nothing_more() -> Non
     assert assignment["scope"] == "signingKey"  # the one key, not the vault
     main = (BICEP_DIR / "main.bicep").read_text()
     assert "signerPrincipalId: identities.outputs.githubPrincipalId\n" in main
+
+
+def accessor(*names: object) -> object:
+    """pycep's tree of a Bicep property access such as exporterRole.id or a.outputs.b."""
+    first, *rest = names
+    if not rest:
+        return first
+    return {
+        "operator": {
+            "type": "property_accessor",
+            "operands": {"operand_1": first, "operand_2": accessor(*rest)},
+        }
+    }
+
+
+# pycep's tree of resourceGroup().id
+RESOURCE_GROUP_ID = accessor(
+    {
+        "function": {
+            "type": "resource_group",
+            "parameters": {"resource_group_name": None, "subscription_id": None},
+        }
+    },
+    "id",
+)
+
+
+def guid_call(*parts: object) -> dict[str, Any]:
+    """pycep's tree of the Bicep call guid(parts...)."""
+    names = ["base_string", *(f"extra_string_{i}" for i in range(1, len(parts)))]
+    return {"function": {"type": "guid", "parameters": dict(zip(names, parts, strict=True))}}
+
+
+def redis_resources() -> dict[str, Any]:
+    resources: dict[str, Any] = parse(BICEP_DIR / "modules" / "redis.bicep")["resources"]
+    return resources
+
+
+def test_the_managed_redis_exporter_role_may_export_and_follow_the_export_only() -> None:
+    resources = redis_resources()
+    roles = [
+        n for n, r in resources.items() if r["type"] == "Microsoft.Authorization/roleDefinitions"
+    ]
+    assert roles == ["exporterRole"]
+    role = resources["exporterRole"]["config"]
+    # A custom role is one per tenant and name: guid() of the resource group keeps it stable
+    # across deployments and distinct between resource groups, as its roleName is.
+    assert role["name"] == guid_call(RESOURCE_GROUP_ID, "tts-managed-redis-exporter")
+    props = role["properties"]
+    assert props["roleName"] == "TTS Managed Redis exporter (${resourceGroup().name})"
+    assert props["type"] == "customRole"
+    (permissions,) = props["permissions"]
+    # Export (POST <database>/export), read the database, and poll the export's
+    # Azure-AsyncOperation URL (.../locations/<region>/operationsStatus/<id>); no listKeys,
+    # write, import or flush, and no data actions.
+    assert sorted(permissions["actions"]) == [
+        "Microsoft.Cache/locations/operationsStatus/read",
+        "Microsoft.Cache/redisEnterprise/databases/export/action",
+        "Microsoft.Cache/redisEnterprise/databases/read",
+    ]
+    assert permissions["notActions"] == []
+    assert permissions["dataActions"] == []
+    assert permissions["notDataActions"] == []
+    assert props["assignableScopes"] == [RESOURCE_GROUP_ID]
+
+
+def test_the_tts_identity_holds_the_exporter_role_where_it_can_follow_the_export() -> None:
+    resources = redis_resources()
+    assignments = [
+        n for n, r in resources.items() if r["type"] == "Microsoft.Authorization/roleAssignments"
+    ]
+    assert assignments == ["exporter"]
+    assignment = resources["exporter"]["config"]
+    # No scope: the resource group, which holds this one cache. The database alone would let
+    # the job start the export but not poll its status URL, which lies outside the database
+    # (Microsoft's "Track asynchronous Azure operations": rights at the resource group level).
+    assert "scope" not in assignment
+    role_id = accessor("exporterRole", "id")
+    assert assignment["name"] == guid_call(RESOURCE_GROUP_ID, "ttsPrincipalId", role_id)
+    props = assignment["properties"]
+    assert props["principalId"] == "ttsPrincipalId"
+    assert props["principalType"] == "ServicePrincipal"
+    assert props["roleDefinitionId"] == role_id
+    param = parse(BICEP_DIR / "modules" / "redis.bicep")["parameters"]["ttsPrincipalId"]
+    assert (param["type"], param["default"]) == ("string", None)
+    calls = module_calls(parse(BICEP_DIR / "main.bicep"))
+    tts_principal = accessor("identities", "outputs", "ttsPrincipalId")
+    assert calls["redis"][1]["ttsPrincipalId"] == tts_principal
+    assert calls["storage"][1]["ttsPrincipalId"] == tts_principal  # the same identity
+
+
+def test_the_managed_redis_database_id_is_an_output_for_the_backup() -> None:
+    redis = parse(BICEP_DIR / "modules" / "redis.bicep")
+    database = redis["resources"]["database"]
+    assert database["type"] == "Microsoft.Cache/redisEnterprise/databases"
+    assert database["config"]["name"] == "default"  # the one database the backup exports
+    output = redis["outputs"]["redisDatabaseId"]
+    assert (output["type"], output["value"]) == ("string", accessor("database", "id"))
+    assert "backup.managedRedisDatabaseId" in decorators(output)["description"]
+    main = parse(BICEP_DIR / "main.bicep")["outputs"]
+    output = main["redisDatabaseId"]
+    assert output["type"] == "string"
+    # Empty without Managed Redis, like the other redis outputs.
+    assert output["value"] == {
+        "operator": {
+            "type": "conditional",
+            "operands": {
+                "condition": "enableManagedRedis",
+                "true_value": accessor("redis", "outputs", "redisDatabaseId"),
+                "false_value": "",
+            },
+        }
+    }
+    assert main["redisHost"]["value"]["operator"]["operands"]["condition"] == "enableManagedRedis"
+    assert "backup.managedRedisDatabaseId" in decorators(output)["description"]
 
 
 def test_federated_credentials_on_one_identity_are_serialised() -> None:
@@ -321,6 +482,238 @@ def test_dashboards_use_only_recorded_rules() -> None:
         assert metric in text, metric
 
 
+def storage_resources() -> dict[str, Any]:
+    resources: dict[str, Any] = parse(BICEP_DIR / "modules" / "storage.bicep")["resources"]
+    return resources
+
+
+def test_backup_container_name_is_validated_and_never_public() -> None:
+    main = parse(BICEP_DIR / "main.bicep")
+    storage = parse(BICEP_DIR / "modules" / "storage.bicep")
+    for tree in (main, storage):
+        param = tree["parameters"]["backupContainerName"]
+        assert param["type"] == "string"
+        assert decorators(param)["min_length"] == 3
+        assert decorators(param)["max_length"] == 63
+    default = main["parameters"]["backupContainerName"]["default"]
+    assert default == "tts-backups"
+    assert CONTAINER_NAME.fullmatch(default)
+    assert default != main["parameters"]["blobContainerName"]["default"]
+    container = storage_resources()["backupContainer"]["config"]
+    assert container["name"] == "backupContainerName"
+    assert container["properties"]["publicAccess"] == "None"  # a literal: publicBlobRead aside
+    _, params = module_calls(main)["storage"]
+    assert params["backupContainerName"] == "backupContainerName"
+    assert "backupContainerName" in main["outputs"]
+    assert "backupContainerName" in storage["outputs"]
+
+
+def test_the_ci_identity_may_only_read_the_backup_container() -> None:
+    """The nightly restore drill reads backups; CI must not delete them or read pictures."""
+    assignment = storage_resources()["ciBackupReader"]["config"]
+    assert assignment["scope"] == "backupContainer"
+    properties = assignment["properties"]
+    assert properties["principalId"] == "githubPrincipalId"
+    assert "blobDataReaderRoleId" in str(properties["roleDefinitionId"])
+    variables = string_variables(parse(BICEP_DIR / "modules" / "storage.bicep"))
+    assert DOCUMENTED_ROLES[variables["blobDataReaderRoleId"]] == "Storage Blob Data Reader"
+    _, params = module_calls(parse(BICEP_DIR / "main.bicep"))["storage"]
+    assert params["githubPrincipalId"] == accessor("identities", "outputs", "githubPrincipalId")
+
+
+@pytest.mark.parametrize("name", ["tts-backups", "abc", "a1-b2", "x" * 63])
+def test_container_name_pattern_accepts_valid_names(name: str) -> None:
+    assert CONTAINER_NAME.fullmatch(name)
+
+
+@pytest.mark.parametrize("name", ["ab", "TTS-backups", "tts--backups", "-tts", "tts-", "x" * 64])
+def test_container_name_pattern_rejects_invalid_names(name: str) -> None:
+    assert not CONTAINER_NAME.fullmatch(name)
+
+
+def test_backup_lifecycle_rule_deletes_only_old_backups() -> None:
+    main = parse(BICEP_DIR / "main.bicep")
+    days = main["parameters"]["backupRetentionDays"]
+    assert days["default"] is None  # each environment chooses
+    assert (decorators(days)["min_value"], decorators(days)["max_value"]) == (7, 3650)
+    policy = storage_resources()["backupLifecycle"]
+    assert policy["type"] == "Microsoft.Storage/storageAccounts/managementPolicies"
+    assert policy["config"]["name"] == "default"
+    (rule,) = policy["config"]["properties"]["policy"]["rules"]
+    assert (rule["type"], rule["enabled"]) == ("Lifecycle", True)
+    filters = rule["definition"]["filters"]
+    assert filters["blobTypes"] == ["blockBlob"]
+    (prefix,) = filters["prefixMatch"]
+    # The trailing slash keeps the rule inside the one container: without it, every container
+    # whose name starts alike (tts-backups-old, ...) would match.
+    assert render(prefix, {"backupContainerName": "tts-backups"}) == "tts-backups/"
+    assert rule["definition"]["actions"] == {
+        "baseBlob": {"delete": {"daysAfterCreationGreaterThan": "backupRetentionDays"}}
+    }
+    _, params = module_calls(main)["storage"]
+    assert params["backupRetentionDays"] == "backupRetentionDays"
+
+
+def test_backup_worm_only_when_immutable_and_not_yet_locked() -> None:
+    resources = storage_resources()
+    worm = [r for r in resources.values() if r["type"].endswith("/immutabilityPolicies")]
+    assert worm == [resources["backupImmutability"]]  # the upload container stays mutable
+    config = worm[0]["config"]
+    assert config["condition"] == {
+        "operator": {
+            "type": "and",
+            "operands": {
+                "operand_1": "backupImmutable",
+                "operand_2": {
+                    "operator": {
+                        "type": "not",
+                        "operands": {"bool_value": "backupImmutabilityLocked"},
+                    }
+                },
+            },
+        }
+    }
+    policy = config["config"]
+    assert (policy["parent"], policy["name"]) == ("backupContainer", "default")
+    # The WORM period is the lifecycle rule's age: a blob is due for deletion once unprotected.
+    assert policy["properties"] == {
+        "immutabilityPeriodSinceCreationInDays": "backupRetentionDays",
+        "allowProtectedAppendWrites": False,
+    }
+    main = parse(BICEP_DIR / "main.bicep")
+    assert main["parameters"]["backupImmutable"]["default"] is None
+    assert main["parameters"]["backupImmutabilityLocked"]["default"] is False
+    _, params = module_calls(main)["storage"]
+    assert params["backupImmutable"] == "backupImmutable"
+    assert params["backupImmutabilityLocked"] == "backupImmutabilityLocked"
+
+
+def test_blob_service_has_nothing_that_conflicts_with_worm() -> None:
+    # Point-in-time restore and last-access tracking are incompatible with immutability
+    # policies; versioning would be needed only for version-level WORM, which is not used.
+    props = storage_resources()["blobService"]["config"]["properties"]
+    assert not {"restorePolicy", "lastAccessTimeTrackingPolicy", "isVersioningEnabled"} & set(props)
+    assert props["deleteRetentionPolicy"]["enabled"] is True
+
+
+@pytest.mark.parametrize(("env", "immutable"), [("dev", "false"), ("prod", "true")])
+def test_parameter_files_set_backup_retention_and_worm(env: str, immutable: str) -> None:
+    _, given = bicepparam(BICEP_DIR / f"main.{env}.bicepparam")
+    assert given["backupImmutable"] == immutable
+    assert 7 <= int(given["backupRetentionDays"]) <= 3650
+
+
+def test_prod_keeps_backups_longer_than_dev() -> None:
+    _, dev = bicepparam(BICEP_DIR / "main.dev.bicepparam")
+    _, prod = bicepparam(BICEP_DIR / "main.prod.bicepparam")
+    assert int(prod["backupRetentionDays"]) > int(dev["backupRetentionDays"])
+
+
+def backup_alert_rules() -> dict[str, dict[str, Any]]:
+    """Alert name -> rule, with its expression rendered for namespace tts."""
+    tree = parse(BICEP_DIR / "modules" / "cluster-monitoring.bicep")
+    values = string_variables(tree) | {"ttsNamespace": "tts"}
+    group = tree["resources"]["backupAlerts"]["config"]["properties"]
+    rules = {
+        r["alert"]: r | {"expression": render(r["expression"], values)} for r in group["rules"]
+    }
+    return rules
+
+
+def empty_call(name: str) -> dict[str, Any]:
+    """pycep's tree of the Bicep call empty(name)."""
+    return {"function": {"type": "empty", "parameters": {"item_to_test": name}}}
+
+
+def selectors(expression: str) -> list[str]:
+    return re.findall(r"\b[a-z_]+\{([^}]*)\}", expression)
+
+
+def test_backup_alerts_watch_the_tts_backup_cronjob() -> None:
+    rules = backup_alert_rules()
+    assert set(rules) == {"TTSBackupJobFailed", "TTSBackupMissing"}
+    failed = rules["TTSBackupJobFailed"]["expression"]
+    missing = rules["TTSBackupMissing"]["expression"]
+    jobs = 'job_name=~"tts-thethingsstack-backup-.+"'
+    cronjob = 'cronjob="tts-thethingsstack-backup"'
+    assert f'kube_job_failed{{namespace="tts", {jobs}, condition="true"}} == 1' in failed
+    assert f'kube_cronjob_status_last_successful_time{{namespace="tts", {cronjob}}}' in failed
+    assert (
+        "time() - max by (cluster, namespace, cronjob) (kube_cronjob_status_last_successful_time"
+        '{namespace="tts", cronjob="tts-thethingsstack-backup"}) > 26 * 3600'
+    ) in missing
+    for name, rule in rules.items():
+        expression = rule["expression"]
+        assert expression.count("(") == expression.count(")"), name
+        assert "${" not in expression, name
+        found = selectors(expression)
+        assert found, name
+        for selector in found:  # every series is the release's namespace, never the cluster's
+            assert selector.startswith('namespace="tts", '), (name, selector)
+        assert rule["severity"] in range(5), name
+        assert re.fullmatch(r"PT\d+M", rule["for"]), name
+        assert rule["annotations"]["description"], name
+        assert rule["actions"] == "alertActions", name
+
+
+@pytest.mark.parametrize(
+    ("job", "matches"),
+    [
+        ("tts-thethingsstack-backup-29403240", True),
+        ("tts-thethingsstack-backup-manual-1", True),
+        ("tts-thethingsstack-backups-1", False),
+        ("tts-migrate-1", False),
+    ],
+)
+def test_failed_job_selector_matches_only_backup_jobs(job: str, matches: bool) -> None:
+    failed = backup_alert_rules()["TTSBackupJobFailed"]["expression"]
+    pattern = re.search(r'job_name=~"([^"]+)"', failed)
+    assert pattern
+    assert bool(re.fullmatch(pattern[1], job)) is matches
+
+
+def test_backup_alerts_are_wired_to_the_namespace_and_action_group() -> None:
+    main = parse(BICEP_DIR / "main.bicep")
+    _, params = module_calls(main)["clusterMonitoring"]
+    assert params["ttsNamespace"] == "ttsNamespace"
+    main_text = (BICEP_DIR / "main.bicep").read_text()
+    assert "actionGroupId: monitoring.outputs.actionGroupId\n" in main_text
+    assert main["parameters"]["alertEmail"]["default"] == ""
+    monitoring = parse(BICEP_DIR / "modules" / "monitoring.bicep")
+    group = monitoring["resources"]["alertActionGroup"]["config"]
+    not_empty = {"operator": {"type": "not", "operands": {"bool_value": empty_call("alertEmail")}}}
+    assert group["condition"] == not_empty  # no address, no action group
+    (receiver,) = group["config"]["properties"]["emailReceivers"]
+    assert receiver["emailAddress"] == "alertEmail"
+    cluster_monitoring = parse(BICEP_DIR / "modules" / "cluster-monitoring.bicep")
+    branches = cluster_monitoring["variables"]["alertActions"]["value"]["operator"]["operands"]
+    assert branches["condition"] == empty_call("actionGroupId")
+    assert branches["true_value"] == []
+    assert branches["false_value"] == [{"actionGroupId": "actionGroupId"}]
+
+
+def test_alert_series_outside_the_minimal_profile_are_kept_by_the_configmap() -> None:
+    configmap = yaml.safe_load((BICEP_DIR / "ama-metrics-settings-configmap.yaml").read_text())
+    assert configmap["metadata"] == {
+        "name": "ama-metrics-settings-configmap",
+        "namespace": "kube-system",
+    }
+    assert configmap["data"]["schema-version"] == "v1"
+    keep = tomllib.loads(configmap["data"]["default-targets-metrics-keep-list"])
+    assert keep["minimalingestionprofile"] is True  # added to the profile, not instead of it
+    used = {
+        metric
+        for rule in backup_alert_rules().values()
+        for metric in re.findall(r"\b(kube_[a-z_]+)\{", rule["expression"])
+    }
+    missing = used - MINIMAL_KUBE_STATE_METRICS
+    assert "kube_cronjob_status_last_successful_time" in missing  # the check has work to do
+    for metric in sorted(missing):
+        assert re.fullmatch(keep["kubestate"], metric), f"{metric} is dropped by managed Prometheus"
+    # Nothing wholesale: ".*" would ingest every kube-state-metrics series.
+    assert not re.fullmatch(keep["kubestate"], "kube_secret_info")
+
+
 # pipelines/bicep.py: commands as data and outputs -> next values
 
 
@@ -388,18 +781,49 @@ def test_deployment_env_names_every_missing_variable() -> None:
     assert "TTS_ADMIN_PASSWORD" in str(error.value)
 
 
+def test_chart_value_outputs_keep_their_names_except_the_backup_ones() -> None:
+    outputs = {**bicep.CHART_VALUE_OUTPUTS, **bicep.OPTIONAL_CHART_VALUE_OUTPUTS}
+    assert len(outputs) == len(bicep.CHART_VALUE_OUTPUTS) + len(bicep.OPTIONAL_CHART_VALUE_OUTPUTS)
+    renamed = {out: value for out, value in outputs.items() if out != value}
+    assert renamed == {
+        "backupContainerName": "backup.container",
+        "redisDatabaseId": "backup.managedRedisDatabaseId",
+    }
+    assert "backupContainerName" in bicep.CHART_VALUE_OUTPUTS  # always deployed
+    assert set(bicep.OPTIONAL_CHART_VALUE_OUTPUTS) == {"redisAddress", "redisDatabaseId"}
+    assert len(set(outputs.values())) == len(outputs)  # no two outputs print as one value
+
+
+def test_backup_chart_values_exist_in_the_chart() -> None:
+    values = yaml.safe_load((REPO_ROOT / "charts" / "thethingsstack" / "values.yaml").read_text())
+    outputs = {**bicep.CHART_VALUE_OUTPUTS, **bicep.OPTIONAL_CHART_VALUE_OUTPUTS}
+    dotted = sorted(value for value in outputs.values() if "." in value)
+    assert dotted == ["backup.container", "backup.managedRedisDatabaseId"]
+    for path in dotted:
+        node = values
+        for key in path.split("."):
+            assert isinstance(node, dict), path
+            assert key in node, f"values.yaml has no {path}"
+            node = node[key]
+        assert isinstance(node, str), path
+
+
 def test_outputs_map_to_github_variables_and_chart_values() -> None:
     settings = bicep.outputs_to_settings(az_outputs())
     assert settings.github_variables["AZURE_CLIENT_ID"] == "v-githubActionsClientId"
     assert settings.github_variables["AKS_CLUSTER_NAME"] == "v-aksClusterName"
     assert settings.chart_values["udpPublicIpName"] == "v-udpPublicIpName"
+    assert settings.chart_values["backup.container"] == "v-backupContainerName"
+    assert settings.chart_values["backup.managedRedisDatabaseId"] == "v-redisDatabaseId"
     assert list(settings.chart_values) == [
-        *bicep.CHART_VALUE_OUTPUTS,
-        *bicep.OPTIONAL_CHART_VALUE_OUTPUTS,
+        *bicep.CHART_VALUE_OUTPUTS.values(),
+        *bicep.OPTIONAL_CHART_VALUE_OUTPUTS.values(),
     ]
     rendered = settings.render()
     assert "gh variable set ACR_LOGIN_SERVER --body 'v-acrLoginServer'" in rendered
     assert "postgresHost: v-postgresHost" in rendered
+    assert "backup.container: v-backupContainerName" in rendered
+    assert "backup.managedRedisDatabaseId: v-redisDatabaseId" in rendered
     plain = {k: v["value"] for k, v in az_outputs().items()}  # type: ignore[index]
     assert bicep.outputs_to_settings(plain) == settings
 
@@ -412,12 +836,24 @@ def test_missing_or_empty_output_is_named() -> None:
     outputs = az_outputs() | {"postgresHost": {"type": "String", "value": ""}}
     with pytest.raises(bicep.BicepInputError, match="'postgresHost' is empty"):
         bicep.outputs_to_settings(outputs)
+    outputs = az_outputs() | {"backupContainerName": {"type": "String", "value": ""}}
+    with pytest.raises(bicep.BicepInputError, match="'backupContainerName' is empty"):
+        bicep.outputs_to_settings(outputs)
+    outputs = az_outputs()
+    del outputs["redisDatabaseId"]  # may be empty, never absent
+    with pytest.raises(bicep.BicepInputError, match="'redisDatabaseId' is missing"):
+        bicep.outputs_to_settings(outputs)
 
 
 def test_an_empty_redis_address_means_the_in_cluster_redis() -> None:
-    outputs = az_outputs() | {"redisAddress": {"type": "String", "value": ""}}
+    empty = {"type": "String", "value": ""}
+    outputs = az_outputs() | {"redisAddress": empty, "redisDatabaseId": empty}
     rendered = bicep.outputs_to_settings(outputs).render()
     assert "redisAddress: (none: enableManagedRedis=false, set redis.mode: internal)" in rendered
+    assert (
+        "backup.managedRedisDatabaseId: (none: enableManagedRedis=false, leave it empty: "
+        "the backup reads the in-cluster Redis)"
+    ) in rendered
 
 
 def test_grafana_import_argv_points_at_shipped_dashboards() -> None:

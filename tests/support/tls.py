@@ -15,10 +15,13 @@ from cryptography.x509.oid import NameOID
 LOOPBACK = "127.0.0.1"
 
 
-def self_signed_tls(directory: Path) -> tuple[Path, ssl.SSLContext]:
-    """A fresh certificate for 127.0.0.1: (its PEM file as CA bundle, a server context)."""
+def self_signed_tls(
+    directory: Path, addresses: tuple[str, ...] = (LOOPBACK,)
+) -> tuple[Path, ssl.SSLContext]:
+    """A fresh certificate for `addresses` (IPv4): (its PEM file as CA bundle, a server
+    context)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, addresses[0])])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -29,7 +32,9 @@ def self_signed_tls(directory: Path) -> tuple[Path, ssl.SSLContext]:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)

@@ -45,3 +45,7 @@ StorageToken = Annotated[
 ]
 BackupId = Annotated[str, Doc("The backup to use, e.g. 20261205T020000Z (default: the newest)")]
 MaxAge = Annotated[str, Doc("Fail when the backup is older than this: 90m, 26h, 2d")]
+CaCertificate = Annotated[
+    dagger.File | None,
+    Doc("PEM CA certificate to trust besides the public roots (a TLS-inspecting proxy)"),
+]

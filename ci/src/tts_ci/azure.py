@@ -277,8 +277,8 @@ class Azure:
         async with credential:
             token = await credential.get_token(azure_auth.STORAGE_SCOPE)
         return await backups.restore_drill(
-            self.repo, version, account_url, container,
-            dag.set_secret("storage-token", token.token), backup, max_age,
+            self.repo, version, None, account_url, container,
+            dag.set_secret("storage-token", token.token), None, backup, max_age,
         )  # fmt: skip
 
     # ---- AKS ------------------------------------------------------------------------

@@ -70,6 +70,21 @@ def check_location(account_url: str, container: str, backup: str, max_age: str =
         parse_max_age(max_age)
 
 
+def storage_client(
+    repo: dagger.Directory, token: dagger.Secret, ca: dagger.File | None
+) -> dagger.Container:
+    """`python -m pipelines.backup` with the token; `ca` trusted besides the public roots."""
+    ctr = python_env(repo, "--extra", "backup").with_secret_variable(TOKEN_ENV, token)
+    if ca is None:
+        return ctr
+    bundle = "/etc/tts-ci/ca-bundle.pem"  # certifi's roots, then the given CA
+    return (
+        ctr.with_file("/etc/tts-ci/extra-ca.pem", ca)
+        .with_exec(["sh", "-c", f"cat $(python -m certifi) /etc/tts-ci/extra-ca.pem > {bundle}"])
+        .with_env_variable("REQUESTS_CA_BUNDLE", bundle)
+    )
+
+
 def backup_image(repo: dagger.Directory) -> dagger.Container:
     """`python -m pipelines.backup` as an image, non-root: the backup CronJob's uploader."""
     return (
@@ -82,19 +97,14 @@ def backup_image(repo: dagger.Directory) -> dagger.Container:
 
 async def fetched(
     repo: dagger.Directory, account_url: str, container: str, token: dagger.Secret,
-    backup: str, max_age: str = "",
+    ca: dagger.File | None, backup: str, max_age: str = "",
 ) -> tuple[dagger.Directory, Manifest]:  # fmt: skip
     """Download a backup (default: the newest) and check every file; its files, manifest."""
     argv = ["python", "-m", "pipelines.backup", "fetch", "--account-url", account_url,
             "--container", container, "--to", BACKUP_DIR,
             *(["--backup", backup] if backup else []),
             *(["--max-age", max_age] if max_age else [])]  # fmt: skip
-    ctr = (
-        python_env(repo, "--extra", "backup")
-        .with_secret_variable(TOKEN_ENV, token)
-        .with_(fresh)
-        .with_exec(argv, expect=ReturnType.ANY)
-    )
+    ctr = storage_client(repo, token, ca).with_(fresh).with_exec(argv, expect=ReturnType.ANY)
     if await ctr.exit_code() != 0:
         raise BackupError((await ctr.stderr()).strip().splitlines()[-1].removeprefix("backup: "))
     text = await ctr.stdout()
@@ -115,16 +125,16 @@ def redis_server() -> dagger.Service:
 
 
 async def restore_drill(
-    repo: dagger.Directory, version: str, account_url: str, container: str,
-    token: dagger.Secret, backup: str, max_age: str,
+    repo: dagger.Directory, version: str, tree: dagger.Directory | None, account_url: str,
+    container: str, token: dagger.Secret, ca: dagger.File | None, backup: str, max_age: str,
 ) -> str:  # fmt: skip
     """Fetch, restore into throw-away stores, verify, start the release on them: the verdict."""
     check_location(account_url, container, backup, max_age)
-    files, manifest = await fetched(repo, account_url, container, token, backup, max_age)
+    files, manifest = await fetched(repo, account_url, container, token, ca, backup, max_age)
     scratch_service, scratch = migration.scratch_server()
     ex = migration.DaggerExecutor(
         repo,
-        await build_binaries(repo, version, None),
+        await build_binaries(repo, version, tree),
         {"scratch": scratch_service, "backup-redis": migration.rdb_server(files.file(REDIS_FILE)),
          "restored-redis": redis_server()},
     )  # fmt: skip
@@ -193,7 +203,7 @@ async def _healthz(ex: "migration.DaggerExecutor", restored: Stores) -> str:
 
 async def restore(
     repo: dagger.Directory, version: str, account_url: str, container: str,
-    token: dagger.Secret, backup: str, target_postgres: dagger.Secret,
+    token: dagger.Secret, ca: dagger.File | None, backup: str, target_postgres: dagger.Secret,
     target_redis: dagger.Secret, pictures_container: str, *, dry_run: bool, replace: bool,
 ) -> str:  # fmt: skip
     """A backup into the live stores, through `migrate`'s guards: a dry run by default, a
@@ -202,7 +212,7 @@ async def restore(
     if pictures_container:
         check_container(account_url, pictures_container, "--pictures-container",
                         "blobContainerName")  # fmt: skip
-    files, manifest = await fetched(repo, account_url, container, token, backup)
+    files, manifest = await fetched(repo, account_url, container, token, ca, backup)
     old = age(manifest.taken, datetime.now(UTC))
     sources = migration.Sources(None, None, files.file("postgres.dump"), files.file(REDIS_FILE),
                                 "", None, None)  # fmt: skip
@@ -210,7 +220,7 @@ async def restore(
                                  dry_run=dry_run, replace=replace)  # fmt: skip
     lines = [f"backup {manifest.backup_id} ({old}), {len(manifest.pictures)} pictures", report]
     if pictures_container and manifest.pictures:
-        pictures = Pictures(files.directory("pictures"), account_url, pictures_container, token)
+        pictures = Pictures(files.directory("pictures"), account_url, pictures_container, token, ca)
         lines.append(await pictures.put(repo, dry_run=dry_run, replace=replace))
     return "\n".join(lines)
 
@@ -223,6 +233,7 @@ class Pictures:
     account_url: str
     container: str
     token: dagger.Secret
+    ca: dagger.File | None = None
 
     def check(self) -> None:
         """Where they go, before any work."""
@@ -238,8 +249,7 @@ class Pictures:
                 self.account_url, "--container", self.container, "--from", "/pictures",
                 *(["--replace"] if replace else [])]  # fmt: skip
         ctr = (
-            python_env(repo, "--extra", "backup")
-            .with_secret_variable(TOKEN_ENV, self.token)
+            storage_client(repo, self.token, self.ca)
             .with_directory("/pictures", self.directory)
             .with_(fresh)
             .with_exec(argv, expect=ReturnType.ANY)

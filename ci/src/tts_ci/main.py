@@ -40,6 +40,7 @@ from .arguments import (
     AccountUrl,
     BackupContainer,
     BackupId,
+    CaCertificate,
     Deadline,
     IgnoreFile,
     IgnoreUnfixed,
@@ -313,12 +314,15 @@ class TtsCi:
         backup: BackupId = "",
         max_age: MaxAge = "26h",
         version: Version = versions.TTS_VERSION,
+        tts_source: TtsSource = None,
+        ca_certificate: CaCertificate = None,
     ) -> str:
         """Restore a backup into throw-away stores, verify it, start TTS on it: one verdict."""
         plan.check_release_version(version)
         return await backups.restore_drill(
-            self.source, version, account_url, container, storage_token, backup, max_age
-        )
+            self.source, version, tts_source, account_url, container, storage_token,
+            ca_certificate, backup, max_age,
+        )  # fmt: skip
 
     @uncached
     async def restore(
@@ -342,11 +346,12 @@ class TtsCi:
         replace: Annotated[
             bool, Doc("Overwrite the live stores although they are not empty")
         ] = False,
+        ca_certificate: CaCertificate = None,
     ) -> str:
         """Restore a backup into the LIVE stores, guarded as migrate is (production-state.md)."""
         plan.check_release_version(version)
         return await backups.restore(
-            self.source, version, account_url, container, storage_token, backup,
+            self.source, version, account_url, container, storage_token, ca_certificate, backup,
             target_postgres, target_redis, pictures_container, dry_run=dry_run, replace=replace,
         )  # fmt: skip
 

@@ -225,6 +225,28 @@ async def restore(
     return "\n".join(lines)
 
 
+# The local blob provider keeps each bucket in a directory of its own (TTS's default bucket
+# names); in Azure the chart gives both buckets one container, so the files go to its root.
+VM_BUCKETS: Final = ("profile_pictures", "end_device_pictures")
+
+
+async def vm_pictures(blob_dir: dagger.Directory) -> dagger.Directory:
+    """A VM's blob directory as the upload container holds it: each bucket's files at the
+    root (the names TTS stored in the database, relative to the bucket)."""
+    found = [entry.rstrip("/") for entry in await blob_dir.entries()]
+    unknown = sorted(set(found) - set(VM_BUCKETS))
+    if unknown:
+        raise ValueError(
+            f"--blob-dir holds {', '.join(unknown)}: a TTS blob directory holds the buckets "
+            f"{' and '.join(VM_BUCKETS)} (pass the directory TTN_LW_BLOB_LOCAL_DIRECTORY names)"
+        )
+    merged = dag.directory()
+    for bucket in VM_BUCKETS:
+        if bucket in found:
+            merged = merged.with_directory(".", blob_dir.directory(bucket))
+    return merged
+
+
 @dataclass(frozen=True)
 class Pictures:
     """Pictures (a VM's blob directory, a backup's pictures/) for the upload container."""
@@ -234,11 +256,6 @@ class Pictures:
     container: str
     token: dagger.Secret
     ca: dagger.File | None = None
-
-    def check(self) -> None:
-        """Where they go, before any work."""
-        check_container(self.account_url, self.container, "--pictures-container",
-                        "blobContainerName")  # fmt: skip
 
     async def put(self, repo: dagger.Directory, *, dry_run: bool, replace: bool) -> str:
         """Upload and verify them (count, and the MD5 the service computed); a dry run counts."""

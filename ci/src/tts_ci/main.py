@@ -285,18 +285,22 @@ class TtsCi:
     ) -> str:
         """Move a Things Stack's state (VM, dumps) and its pictures to the AKS-side stores."""
         plan.check_release_version(version)
+        sources = migration.Sources(source_postgres, source_redis, postgres_dump, redis_rdb,
+                                    ssh_host, ssh_key, ssh_known_hosts)  # fmt: skip
+        sources.check()
         pictures = None
         if blob_dir is not None:
             if storage_token is None:
                 raise ValueError(
                     "--blob-dir needs --storage-token (and --account-url, --pictures-container)"
                 )
-            pictures = backups.Pictures(blob_dir, account_url, pictures_container, storage_token)
-            pictures.check()
+            backups.check_container(account_url, pictures_container, "--pictures-container",
+                                    "blobContainerName")  # fmt: skip
+            pictures = backups.Pictures(
+                await backups.vm_pictures(blob_dir), account_url, pictures_container, storage_token
+            )
         report = await migration.run(
-            self.source, version, target_postgres, target_redis,
-            migration.Sources(source_postgres, source_redis, postgres_dump, redis_rdb,
-                              ssh_host, ssh_key, ssh_known_hosts),
+            self.source, version, target_postgres, target_redis, sources,
             dry_run=dry_run, replace=replace,
         )  # fmt: skip
         if pictures is None:

@@ -40,6 +40,15 @@ class DaggerExecutor:
     services: dict[str, dagger.Service] = field(default_factory=dict)
     work: dagger.Directory = field(default_factory=dag.directory)
     counter: Iterator[int] = field(default_factory=itertools.count)
+    started: set[str] = field(default_factory=set)
+
+    async def start_services(self) -> None:
+        """Start every bound service once and keep it up: the engine stops a service its
+        last client left, and a scratch database restarted between two steps is empty."""
+        for alias, service in self.services.items():
+            if alias not in self.started:
+                self.services[alias] = await service.start()
+                self.started.add(alias)
 
     def _base(self, step: Step) -> dagger.Container:
         if step.tool == "python":
@@ -61,6 +70,7 @@ class DaggerExecutor:
 
     async def run(self, step: Step) -> str:
         """The step's stdout; MigrationError with its stderr when it fails."""
+        await self.start_services()
         ctr = self._base(step).with_(fresh)
         for name, value in step.env.items():
             ctr = ctr.with_env_variable(name, value)

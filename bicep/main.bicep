@@ -5,7 +5,8 @@
 // chart's values-aks.yaml (ttsWorkloadClientId, keyVaultName, postgresHost, postgresDatabase,
 // udpPublicIpName, resourceGroupName, acrLoginServer, blobContainerName, storageAccountName;
 // backupContainerName and redisDatabaseId are the backup CronJob's backup.container and
-// backup.managedRedisDatabaseId).
+// backup.managedRedisDatabaseId). With enableCiRunners, ciClusterName, ciEngineTaint and
+// ciEngineNodeLabel are for whoever installs the runner charts (docs/bicep.md).
 targetScope = 'resourceGroup'
 
 @description('Environment this parameter set describes; selects sizes, HA and retention.')
@@ -209,6 +210,27 @@ param redisSkuName string = 'Balanced_B1'
   'Essential'
 ])
 param grafanaSku string = 'Standard'
+
+@description('Deploy the CI runner cluster: a small AKS Standard cluster, apart from the application cluster, for self-hosted runners and their privileged Dagger engine (docs/bicep.md, CI runner cluster).')
+param enableCiRunners bool = false
+
+@description('VM size of the CI cluster\'s ci (engine) pool, when enableCiRunners; its temp disk holds the ephemeral OS disk and the engine cache.')
+@allowed([
+  'Standard_D4ds_v5'
+  'Standard_D8ds_v5'
+  'Standard_D16ds_v5'
+])
+param ciEngineVmSize string = 'Standard_D8ds_v5'
+
+@description('Fewest ci (engine) nodes, when enableCiRunners: each kept node keeps a warm engine cache; 0 saves its cost and starts cold after every scale-down.')
+@minValue(0)
+@maxValue(10)
+param ciMinNodes int = 1
+
+@description('Most ci (engine) nodes, when enableCiRunners; at least ciMinNodes.')
+@minValue(1)
+@maxValue(10)
+param ciMaxNodes int = 3
 
 var isProd = environmentName == 'prod'
 var zones = isProd ? [
@@ -417,6 +439,22 @@ module redis 'modules/redis.bicep' = if (enableManagedRedis) {
   }
 }
 
+// Self-hosted CI runners, off by default: a cluster of their own, with no role assignments
+// (modules/ci-runners.bicep says why).
+module ciRunners 'modules/ci-runners.bicep' = if (enableCiRunners) {
+  name: 'ci-runners'
+  params: {
+    location: location
+    clusterName: '${namePrefix}-ci-aks'
+    tags: allTags
+    kubernetesVersion: kubernetesVersion
+    apiServerAuthorizedIpRanges: apiServerAuthorizedIpRanges
+    engineVmSize: ciEngineVmSize
+    engineMinNodes: ciMinNodes
+    engineMaxNodes: ciMaxNodes
+  }
+}
+
 // GitHub Actions deploys with Helm: it may fetch Entra kubeconfig and write workloads, and
 // nothing else (no cluster-admin, no role assignments, no infrastructure changes).
 var aksClusterUserRoleId = '4abbcc35-e782-43d8-92c5-2d3f1bd2253f'
@@ -525,6 +563,15 @@ output redisAddress string = enableManagedRedis ? '${redis!.outputs.redisHost}:$
 
 @description('Managed Redis database id that the backup CronJob exports (chart value backup.managedRedisDatabaseId), empty when the in-cluster Redis is used.')
 output redisDatabaseId string = enableManagedRedis ? redis!.outputs.redisDatabaseId : ''
+
+@description('CI runner cluster name (az aks get-credentials), empty unless enableCiRunners.')
+output ciClusterName string = enableCiRunners ? ciRunners!.outputs.clusterName : ''
+
+@description('Taint of the CI cluster\'s ci (engine) pool, key=value:effect, for the runner chart\'s tolerations; empty unless enableCiRunners.')
+output ciEngineTaint string = enableCiRunners ? ciRunners!.outputs.engineTaint : ''
+
+@description('Label of the CI cluster\'s ci (engine) pool, key=value, for the runner chart\'s nodeSelector; empty unless enableCiRunners.')
+output ciEngineNodeLabel string = enableCiRunners ? ciRunners!.outputs.engineNodeLabel : ''
 
 @description('Kubernetes namespace the TTS federated credential trusts.')
 output ttsNamespace string = ttsNamespace

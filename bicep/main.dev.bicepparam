@@ -16,6 +16,7 @@ param postgresStorageSizeGB = 32
 param enableManagedRedis = true
 param redisSkuName = 'Balanced_B0'
 param grafanaSku = 'Essential'
+param enableCiRunners = false
 param backupRetentionDays = 14
 param backupImmutable = false
 param secretsExpireOn = '2027-06-30T00:00:00Z'

@@ -12,6 +12,7 @@ param postgresSkuTier = 'GeneralPurpose'
 param postgresStorageSizeGB = 128
 param enableManagedRedis = true
 param grafanaSku = 'Standard'
+param enableCiRunners = false
 param backupRetentionDays = 90
 param backupImmutable = true
 param secretsExpireOn = '2027-06-30T00:00:00Z'

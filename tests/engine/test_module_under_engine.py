@@ -529,3 +529,17 @@ def test_docker_in_dagger_starts_and_runs_a_nested_container(
     print(result.stdout)
     assert "driver=overlay2" in result.stdout  # not vfs: /var/lib/docker is a volume
     assert re.search(r"^kind v\d+\.\d+\.\d+ ", result.stdout, flags=re.M)
+
+
+def test_check_engine_accepts_the_pinned_cli_with_its_engine(dagger_cli: Path) -> None:
+    """scripts/check-engine, the workflows' guard against a shared engine of another
+    release, with the real CLI and engine (the skew cases: tests/integration)."""
+    env = {**os.environ, "PATH": f"{dagger_cli.parent}:{os.environ['PATH']}"}
+    script = [str(REPO_ROOT / "scripts/check-engine")]
+    done = subprocess.run(
+        script, env=env, capture_output=True, text=True, timeout=CALL_TIMEOUT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        f"check-engine: dagger CLI and engine v{versions.DAGGER_VERSION} ("
+    )

@@ -1,8 +1,10 @@
 """scripts/require-env, the first step of every Azure-facing job, run as the runner runs it
 (bash -e -o pipefail), and yamllint over the workflows."""
 
+import json
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -110,3 +112,45 @@ def test_workflows_pass_yamllint_strict() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- scripts/check-engine: version skew between the CLI and a shared engine -----------
+
+
+def stub_dagger(directory: Path, cli: str, engine: str | None) -> dict[str, str]:
+    """A `dagger` that answers `version` and `core version` as the real one does (its output
+    format, checked against the real CLI in tests/engine); `engine` None: reaches none."""
+    directory.mkdir(parents=True, exist_ok=True)
+    core = f'echo -n "{engine}"' if engine else 'echo "Error: no engine" >&2; exit 1'
+    (directory / "dagger").write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = version ]; then echo "dagger {cli} (unix:///run/dagger/engine.sock) '
+        'linux/amd64"; exit 0; fi\n'
+        f"{core}\n"
+    )
+    (directory / "dagger").chmod(0o755)
+    return {"PATH": f"{directory}:{os.environ['PATH']}",
+            "_EXPERIMENTAL_DAGGER_RUNNER_HOST": "unix:///run/dagger/engine.sock"}  # fmt: skip
+
+
+def test_check_engine_refuses_skew_naming_both_versions(tmp_path: Path) -> None:
+    want = json.loads((REPO_ROOT / "dagger.json").read_text())["engineVersion"]
+    ok = run_step("scripts/check-engine", stub_dagger(tmp_path / "ok", want, want))
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == (
+        f"check-engine: dagger CLI and engine {want} (unix:///run/dagger/engine.sock)"
+    )
+    for cli, engine in ((want, "v0.20.3"), ("v0.22.0", want)):
+        skew = run_step("scripts/check-engine", stub_dagger(tmp_path / cli, cli, engine))
+        assert skew.returncode == 1
+        [line] = skew.stderr.splitlines()
+        assert line.startswith(
+            f"check-engine: version skew: the dagger CLI is {cli}, the engine at "
+            f"unix:///run/dagger/engine.sock is {engine}; this module needs {want}"
+        ), line
+    none = run_step("scripts/check-engine", stub_dagger(tmp_path / "none", want, None))
+    assert none.returncode == 1
+    assert none.stderr.strip() == (
+        f"check-engine: dagger {want} reaches no engine at unix:///run/dagger/engine.sock: "
+        "start it, or check the runner's engine socket"
+    )

@@ -714,6 +714,202 @@ def test_alert_series_outside_the_minimal_profile_are_kept_by_the_configmap() ->
     assert not re.fullmatch(keep["kubestate"], "kube_secret_info")
 
 
+# The optional CI runner cluster (modules/ci-runners.bicep)
+
+CI_RUNNERS = BICEP_DIR / "modules" / "ci-runners.bicep"
+CI_OUTPUTS = {
+    "ciClusterName": "clusterName",
+    "ciEngineTaint": "engineTaint",
+    "ciEngineNodeLabel": "engineNodeLabel",
+}
+# Temp (resource) disk in GiB of the Ddsv5 sizes, from Microsoft's "Ddv5 and Ddsv5-series"
+# size table. An ephemeral OS disk placed on the temp disk must be no larger than it
+# ("Ephemeral OS disks for Azure VMs", size requirements).
+DDSV5_TEMP_DISK_GIB = {
+    "Standard_D2ds_v5": 75,
+    "Standard_D4ds_v5": 150,
+    "Standard_D8ds_v5": 300,
+    "Standard_D16ds_v5": 600,
+}
+
+
+def ci_tree() -> dict[str, Any]:
+    return parse(CI_RUNNERS)
+
+
+def ci_cluster() -> dict[str, Any]:
+    cluster: dict[str, Any] = ci_tree()["resources"]["cluster"]
+    return cluster
+
+
+def ci_pools() -> dict[str, dict[str, Any]]:
+    profiles = ci_cluster()["config"]["properties"]["agentPoolProfiles"]
+    return {pool["name"]: pool for pool in profiles}
+
+
+def ci_values() -> dict[str, str]:
+    """The module's string variables, for rendering its ${...} expressions."""
+    return string_variables(ci_tree())
+
+
+def test_ci_runners_are_off_by_default_and_deployed_only_when_enabled() -> None:
+    main = parse(BICEP_DIR / "main.bicep")
+    param = main["parameters"]["enableCiRunners"]
+    assert (param["type"], param["default"]) == ("bool", False)
+    module = main["modules"]["ciRunners"]
+    assert module["detail"]["path"] == "modules/ci-runners.bicep"
+    assert module["config"]["condition"] == "enableCiRunners"
+    for path in PARAM_FILES:  # off, and said so, in every environment
+        assert bicepparam(path)[1]["enableCiRunners"] == "false", path.name
+    # Every output that reads the module is empty without it, like the Redis ones.
+    for name, module_output in CI_OUTPUTS.items():
+        output = main["outputs"][name]
+        assert output["type"] == "string", name
+        assert output["value"] == {
+            "operator": {
+                "type": "conditional",
+                "operands": {
+                    "condition": "enableCiRunners",
+                    "true_value": accessor("ciRunners", "outputs", module_output),
+                    "false_value": "",
+                },
+            }
+        }, name
+        assert "enableCiRunners" in decorators(output)["description"], name
+    main_text = (BICEP_DIR / "main.bicep").read_text()
+    assert set(re.findall(r"\bciRunners!?\.outputs\.(\w+)", main_text)) == set(CI_OUTPUTS.values())
+    assert "ciRunners!.outputs." in main_text  # never read unguarded
+
+
+def test_ci_cluster_is_aks_standard_not_automatic() -> None:
+    cluster = ci_cluster()
+    assert cluster["type"] == "Microsoft.ContainerService/managedClusters"
+    app = parse(BICEP_DIR / "modules" / "aks.bicep")["resources"]["cluster"]
+    assert cluster["api_version"] == app["api_version"]
+    config = cluster["config"]
+    # Automatic's deployment safeguards deny the engine's privileged pod: Base SKU, paid tier.
+    assert config["sku"] == {"name": "Base", "tier": "Standard"}
+    props = config["properties"]
+    assert not {"hostedSystemProfile", "nodeProvisioningProfile"} & set(props)
+    assert "azurepolicy" not in props.get("addonProfiles", {})  # no safeguards to enforce
+    assert props["disableLocalAccounts"] is True
+    assert props["enableRBAC"] is True
+    assert props["aadProfile"] == {"managed": True, "enableAzureRBAC": True}
+    assert props["oidcIssuerProfile"]["enabled"] is True
+    assert props["securityProfile"]["workloadIdentity"]["enabled"] is True
+    assert props["autoUpgradeProfile"] == {
+        "upgradeChannel": "patch",
+        "nodeOSUpgradeChannel": "NodeImage",
+    }
+    network = props["networkProfile"]
+    assert (network["networkPlugin"], network["networkPluginMode"]) == ("azure", "overlay")
+    assert network["networkDataplane"] == network["networkPolicy"] == "cilium"
+    access = props["apiServerAccessProfile"]["authorizedIPRanges"]["operator"]["operands"]
+    assert access["false_value"] == "apiServerAuthorizedIpRanges"
+    # The application cluster's version and API allow-list, and a name of its own.
+    _, params = module_calls(parse(BICEP_DIR / "main.bicep"))["ciRunners"]
+    assert params["kubernetesVersion"] == "kubernetesVersion"
+    assert params["apiServerAuthorizedIpRanges"] == "apiServerAuthorizedIpRanges"
+    main_vars = string_variables(parse(BICEP_DIR / "main.bicep"))
+    names = {"namePrefix": "tts-dev"}
+    assert render(params["clusterName"], names) == "tts-dev-ci-aks"
+    assert render(params["clusterName"], names) != render(main_vars["aksClusterName"], names)
+
+
+def test_ci_pool_runs_the_engine_on_an_ephemeral_os_disk_the_size_of_the_temp_disk() -> None:
+    tree = ci_tree()
+    pools = ci_pools()
+    assert set(pools) == {"system", "ci"}
+    ci = pools["ci"]
+    assert ci["mode"] == "User"
+    assert ci["vmSize"] == "engineVmSize"
+    assert ci["osDiskType"] == "Ephemeral"
+    assert ci["kubeletDiskType"] == "OS"  # kubelet, images and /var/lib/dagger on that disk
+    assert ci["osDiskSizeGB"] == {
+        "operator": {
+            "type": "index_accessor",
+            "operands": {"operand_1": "engineTempDiskGB", "operand_2": "engineVmSize"},
+        }
+    }
+    sizes = tree["variables"]["engineTempDiskGB"]["value"]
+    assert sizes == {size: DDSV5_TEMP_DISK_GIB[size] for size in sizes}
+    # Every size main.bicep and the module allow has a temp-disk size, and no other.
+    allowed = decorators(tree["parameters"]["engineVmSize"])["allowed"]
+    main_param = parse(BICEP_DIR / "main.bicep")["parameters"]["ciEngineVmSize"]
+    assert allowed == decorators(main_param)["allowed"]
+    assert sorted(allowed) == sorted(sizes)
+    assert main_param["default"] == "Standard_D8ds_v5"
+    # Autoscaled between the parameters, ciMaxNodes 3 by default.
+    assert ci["enableAutoScaling"] is True
+    assert (ci["count"], ci["minCount"], ci["maxCount"]) == (
+        "engineMinNodes",
+        "engineMinNodes",
+        "engineMaxNodes",
+    )
+    _, params = module_calls(parse(BICEP_DIR / "main.bicep"))["ciRunners"]
+    assert (params["engineMinNodes"], params["engineMaxNodes"]) == ("ciMinNodes", "ciMaxNodes")
+    assert parse(BICEP_DIR / "main.bicep")["parameters"]["ciMaxNodes"]["default"] == 3
+    # Only the engine and the runners land here.
+    values = ci_values()
+    (taint,) = ci["nodeTaints"]
+    assert render(taint, values) == "tts-ci/engine=true:NoSchedule"
+    ((key, value),) = ci["nodeLabels"].items()
+    assert (render(key.strip("'"), values), values[value]) == ("tts-ci/pool", "engine")
+    # Modest: well below Azure CNI Overlay's 250, whose kubelet memory reservation is ~5 GB.
+    assert ci["maxPods"] == "maxPods"
+    assert 30 <= tree["variables"]["maxPods"]["value"] <= 50
+
+
+def test_ci_system_pool_is_small_and_keeps_workloads_off() -> None:
+    tree = ci_tree()
+    system = ci_pools()["system"]
+    assert system["mode"] == "System"
+    assert system["nodeTaints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+    assert (system["minCount"], system["maxCount"]) == (1, 2)
+    assert system["osDiskType"] == "Ephemeral"
+    size = ci_values()[system["vmSize"]]
+    disk = tree["variables"][system["osDiskSizeGB"]]["value"]
+    assert disk <= DDSV5_TEMP_DISK_GIB[size], f"{disk} GiB OS disk on {size}"
+    assert ci_pools()["ci"]["nodeTaints"] != system["nodeTaints"]
+
+
+def test_ci_outputs_are_the_pool_taint_and_label() -> None:
+    outputs = ci_tree()["outputs"]
+    values = ci_values()
+    ci = ci_pools()["ci"]
+    assert render(outputs["engineTaint"]["value"], values) == render(ci["nodeTaints"][0], values)
+    ((key, value),) = ci["nodeLabels"].items()
+    label = render(key.strip("'"), values) + "=" + values[value]
+    assert render(outputs["engineNodeLabel"]["value"], values) == label == "tts-ci/pool=engine"
+    assert outputs["clusterName"]["value"] == accessor("cluster", "name")
+
+
+def test_ci_runners_are_granted_nothing_and_kept_off_the_application_network() -> None:
+    # The cluster is the module's only resource: no role assignment, no identity of its own
+    # to hand out, no subnet in the application VNet.
+    resources = ci_tree()["resources"]
+    assert [r["type"] for r in resources.values()] == ["Microsoft.ContainerService/managedClusters"]
+    assert ci_cluster()["config"]["identity"] == {"type": "SystemAssigned"}
+    params = set(ci_tree()["parameters"])
+    assert not {p for p in params if re.search(r"principal|objectid|subnet|vnet", p, re.I)}
+    for pool in ci_pools().values():
+        assert not {"vnetSubnetID", "podSubnetID"} & set(pool)
+    _, call = module_calls(parse(BICEP_DIR / "main.bicep"))["ciRunners"]
+    assert "outputs" not in json.dumps(call)  # nothing from identities, network or acr
+    # main.bicep's role assignments are the GitHub identity's two, on the application cluster.
+    main = parse(BICEP_DIR / "main.bicep")["resources"]
+    assignments = {
+        n: r["config"]
+        for n, r in main.items()
+        if r["type"] == "Microsoft.Authorization/roleAssignments"
+    }
+    assert set(assignments) == {"githubClusterUser", "githubRbacWriter"}
+    for config in assignments.values():
+        assert config["scope"] == "cluster"
+    assert main["cluster"]["existing"] is True
+    assert main["cluster"]["config"]["name"] == "aksClusterName"
+
+
 # pipelines/bicep.py: commands as data and outputs -> next values
 
 

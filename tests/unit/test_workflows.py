@@ -283,3 +283,40 @@ def test_azure_jobs_check_their_variables_first() -> None:
             if value and value.startswith("$")
         }
         assert used <= checked | {"IMAGE"} | OPTIONAL_VARIABLES, (workflow, job_id, used - checked)
+
+
+# --- where the Dagger jobs run: GitHub-hosted, or the CI cluster's runners ----------
+
+RUNNER_CHOICE = "${{ vars.TTS_CI_RUNNERS == 'self-hosted' && 'tts-ci' || 'ubuntu-24.04' }}"
+
+
+def dagger_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (w, j, job)
+        for w, j, job in jobs()
+        if any("dagger/dagger-for-github@" in step.get("uses", "") for step in job["steps"])
+    ]
+
+
+def test_every_dagger_job_runs_where_tts_ci_runners_says() -> None:
+    """Unset: GitHub-hosted, exactly as before; `self-hosted`: the ARC scale set `tts-ci`,
+    whose runner pods carry their node's engine address (charts/ci-runners)."""
+    found = dagger_jobs()
+    assert {(w, j) for w, j, _ in found} >= {("ci.yml", "image"), ("deploy.yml", "publish"),
+                                             ("nightly.yml", "restore-drill")}  # fmt: skip
+    for workflow, job_id, job in found:
+        assert job["runs-on"] == RUNNER_CHOICE, (workflow, job_id)
+    others = [(w, j) for w, j, job in jobs() if (w, j, job) not in found]
+    for workflow, job_id in others:  # no engine: always GitHub-hosted
+        assert ALL_WORKFLOWS[workflow]["jobs"][job_id]["runs-on"] == "ubuntu-24.04"
+
+
+def test_every_dagger_job_refuses_version_skew_before_its_first_call() -> None:
+    for workflow, job_id, job in dagger_jobs():
+        steps = job["steps"]
+        install = next(
+            i for i, s in enumerate(steps) if "dagger/dagger-for-github@" in s.get("uses", "")
+        )
+        assert steps[install + 1].get("run") == "scripts/check-engine", (workflow, job_id)
+        callers = [i for i, s in enumerate(steps) if "dagger " in s.get("run", "")]
+        assert all(i > install + 1 for i in callers), (workflow, job_id)

@@ -161,6 +161,21 @@ async def restore_drill(
     return "\n".join([*lines, verdict])
 
 
+# GET /healthz every 2 s for 60 s; its body on the first answer (the standard library only).
+_HEALTHZ_PROBE: Final = f"""
+import sys, time, urllib.request
+for _ in range(30):
+    try:
+        answer = urllib.request.urlopen("http://tts:{drill.HTTP_PORT}/healthz", timeout=5)
+        print(answer.read().decode())
+        sys.exit(0)
+    except OSError as err:
+        print(err, file=sys.stderr)
+        time.sleep(2)
+sys.exit(1)
+"""
+
+
 async def _healthz(ex: "migration.DaggerExecutor", restored: Stores) -> str:
     """The release's ttn-lw-stack as a service on the restored stores; GET /healthz."""
     env, secrets = drill.tts_env(restored)
@@ -178,20 +193,12 @@ async def _healthz(ex: "migration.DaggerExecutor", restored: Stores) -> str:
     for name, value in secrets.items():
         server = server.with_secret_variable(name, dag.set_secret(f"drill-{name.lower()}", value))
     service = server.as_service(args=[migration.TTS_BINARY, *drill.TTS_START])
-    url = f"http://tts:{drill.HTTP_PORT}/healthz"
     probe = (
         dag.container()
-        .from_(versions.POSTGRES_IMAGE)
+        .from_(versions.PYTHON_IMAGE)
         .with_service_binding("tts", service)
         .with_(fresh)
-        .with_exec(
-            [
-                "sh",
-                "-c",
-                f"for i in $(seq 30); do wget -q -O- {url} && exit 0; sleep 2; done; exit 1",
-            ],
-            expect=ReturnType.ANY,
-        )
+        .with_exec(["python", "-c", _HEALTHZ_PROBE], expect=ReturnType.ANY)
     )
     if await probe.exit_code() != 0:
         raise BackupError(

@@ -119,3 +119,15 @@ ORAS_VERSION: Final = "1.3.6"
 # Docker-in-Dagger engine that kind runs its node container in. Tag not verifiable offline.
 # renovate: datasource=docker depName=docker
 DOCKER_DIND_IMAGE: Final = "docker:28.5.1-dind"
+
+# The CI runners (charts/ci-runners): Actions Runner Controller's two charts (OCI on ghcr.io,
+# gha-runner-scale-set-controller and gha-runner-scale-set), and the runner image of the
+# scale set. An ARC release publishes both charts and the controller image under one
+# version (the charts' appVersion), so Renovate follows the image. The Dagger engine's chart
+# is DAGGER_VERSION. The values files and README there name these pins too
+# (tests/unit/test_ci_runners_values.py). Tags not verifiable offline (no ghcr.io here):
+# read from the charts' and the runner's sources.
+# renovate: datasource=docker depName=ghcr.io/actions/gha-runner-scale-set-controller
+ARC_VERSION: Final = "0.14.2"
+# renovate: datasource=docker depName=ghcr.io/actions/actions-runner
+ACTIONS_RUNNER_IMAGE: Final = "ghcr.io/actions/actions-runner:2.335.1"

@@ -9,6 +9,11 @@ the GitHub jobs) names them with the variables, or puts them in the default plac
     TTN_LW_STACK_PREVIOUS  ttn-lw-stack-previous       one schema migration older (v3.31.1)
     KUBE_API_BINARIES      kube/                       etcd, kube-apiserver, kube-controller-manager
     DAGGER_CLI             dagger/dagger               the dagger CLI of dagger.json's engineVersion
+    DAGGER_HELM_CHART      charts/dagger-helm/         Dagger's chart (dagger-helm) of engineVersion
+    ARC_SCALE_SET_CHART    charts/gha-runner-scale-set/
+                                                       ARC's runner scale set chart of ARC_VERSION
+    ARC_CONTROLLER_CHART   charts/gha-runner-scale-set-controller/
+                                                       its controller chart, with ARC's CRDs
 
 KUBE_API_KUBECONFIG (a running API server) takes the place of KUBE_API_BINARIES, and a
 `dagger` on PATH that of DAGGER_CLI. A peer that is absent skips each module of its suite
@@ -34,6 +39,9 @@ DEFAULT_PLACE: Final = {
     "TTN_LW_STACK_PREVIOUS": "ttn-lw-stack-previous",
     "KUBE_API_BINARIES": "kube",
     "DAGGER_CLI": "dagger/dagger",
+    "DAGGER_HELM_CHART": "charts/dagger-helm",
+    "ARC_SCALE_SET_CHART": "charts/gha-runner-scale-set",
+    "ARC_CONTROLLER_CHART": "charts/gha-runner-scale-set-controller",
 }
 
 

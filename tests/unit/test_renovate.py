@@ -120,3 +120,16 @@ def test_the_charts_release_is_found_in_chart_and_every_profile() -> None:
         "values-kind.yaml": [versions.TTS_VERSION],
         "values.yaml": [versions.TTS_VERSION],
     }
+
+
+def test_the_ci_runners_pins_move_with_pipelines_versions() -> None:
+    """The CI cluster's charts and runner image (charts/ci-runners): Renovate finds each
+    where it is written, at the version pipelines/versions.py pins."""
+    readme = REPO_ROOT / "charts/ci-runners/README.md"
+    runners = REPO_ROOT / "charts/ci-runners/arc-runner-set.values.yaml"
+    dagger_found = [m["currentValue"] for m in matches(manager("The Dagger engine"), readme)]
+    assert dagger_found == [versions.DAGGER_VERSION]
+    arc = [m["currentValue"] for m in matches(manager("The CI cluster's Actions"), readme)]
+    assert arc == [versions.ARC_VERSION, versions.ARC_VERSION]  # controller and scale set
+    [image] = matches(manager("The CI cluster's runner image"), runners)
+    assert f"{image['depName']}:{image['currentValue']}" == versions.ACTIONS_RUNNER_IMAGE

@@ -288,6 +288,12 @@ def test_azure_jobs_check_their_variables_first() -> None:
 # --- where the Dagger jobs run: GitHub-hosted, or the CI cluster's runners ----------
 
 RUNNER_CHOICE = "${{ vars.TTS_CI_RUNNERS == 'self-hosted' && 'tts-ci' || 'ubuntu-24.04' }}"
+# On push and pull requests: never for a fork's pull request (its code would drive the
+# privileged engine of a CI node).
+RUNNER_CHOICE_NO_FORKS = (
+    "${{ vars.TTS_CI_RUNNERS == 'self-hosted' && !github.event.pull_request.head.repo.fork "
+    "&& 'tts-ci' || 'ubuntu-24.04' }}"
+)
 
 
 def dagger_jobs() -> list[tuple[str, str, dict[str, Any]]]:
@@ -305,7 +311,9 @@ def test_every_dagger_job_runs_where_tts_ci_runners_says() -> None:
     assert {(w, j) for w, j, _ in found} >= {("ci.yml", "image"), ("deploy.yml", "publish"),
                                              ("nightly.yml", "restore-drill")}  # fmt: skip
     for workflow, job_id, job in found:
-        assert job["runs-on"] == RUNNER_CHOICE, (workflow, job_id)
+        pull_requests = "pull_request" in triggers(ALL_WORKFLOWS[workflow])
+        expected = RUNNER_CHOICE_NO_FORKS if pull_requests else RUNNER_CHOICE
+        assert job["runs-on"] == expected, (workflow, job_id)
     others = [(w, j) for w, j, job in jobs() if (w, j, job) not in found]
     for workflow, job_id in others:  # no engine: always GitHub-hosted
         assert ALL_WORKFLOWS[workflow]["jobs"][job_id]["runs-on"] == "ubuntu-24.04"

@@ -106,10 +106,16 @@ async def fetched(
             *(["--max-age", max_age] if max_age else [])]  # fmt: skip
     ctr = storage_client(repo, token, ca).with_(fresh).with_exec(argv, expect=ReturnType.ANY)
     if await ctr.exit_code() != 0:
-        raise BackupError((await ctr.stderr()).strip().splitlines()[-1].removeprefix("backup: "))
+        raise BackupError(await _refusal(ctr, "fetching the backup"))
     text = await ctr.stdout()
     manifest = Manifest.from_json(text, json.loads(text)["id"])
     return ctr.directory(BACKUP_DIR), manifest
+
+
+async def _refusal(ctr: dagger.Container, what: str) -> str:
+    """The one line `python -m pipelines.backup` ended with (`backup: …`), without its prefix."""
+    lines = (await ctr.stderr()).strip().splitlines()
+    return lines[-1].removeprefix("backup: ") if lines else f"{what} failed without a message"
 
 
 def redis_server() -> dagger.Service:
@@ -279,7 +285,5 @@ class Pictures:
             .with_exec(argv, expect=ReturnType.ANY)
         )
         if await ctr.exit_code() != 0:
-            raise BackupError(
-                (await ctr.stderr()).strip().splitlines()[-1].removeprefix("backup: ")
-            )
+            raise BackupError(await _refusal(ctr, "uploading the pictures"))
         return (await ctr.stdout()).strip().splitlines()[-1]

@@ -10,6 +10,7 @@ executor's owner (the Dagger function, or a test) provides the stores and the he
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Final
@@ -71,6 +72,15 @@ async def restore_drill(
     log(report)
     restored = await inventory(ex, target, "restored")
     return verdict(manifest, now, restored, await health(target))
+
+
+def healthy(body: str) -> str:
+    """The verdict's health part from /healthz's answer: `TTS healthy (/healthz: OK)`."""
+    try:
+        status = str(json.loads(body)["status"])
+    except (ValueError, KeyError, TypeError):
+        status = body.strip()[:60]
+    return f"TTS healthy (/healthz: {status})"
 
 
 def verdict(manifest: Manifest, now: datetime, restored: Inventory, health: str) -> str:

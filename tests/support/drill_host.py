@@ -17,7 +17,7 @@ import anyio
 import httpx
 
 from pipelines.backup import store
-from pipelines.backup.drill import HTTP_PORT, TTS_START, restore_drill, tts_env
+from pipelines.backup.drill import HTTP_PORT, TTS_START, healthy, restore_drill, tts_env
 from pipelines.backup.manifest import redis_rdb
 from pipelines.migrate import postgres
 from pipelines.migrate.run import Stores, load_dump
@@ -53,8 +53,9 @@ def _healthz(binary: Path, workdir: Path, target: Stores) -> str:
         while time.monotonic() - started < 60:
             assert proc.poll() is None, (workdir / "tts.log").read_text()
             try:
-                if httpx.get(f"http://{LOOPBACK}:{port}/healthz", timeout=1).is_success:
-                    return f"TTS healthy (/healthz after {time.monotonic() - started:.1f} s)"
+                answer = httpx.get(f"http://{LOOPBACK}:{port}/healthz", timeout=1)
+                if answer.is_success:
+                    return healthy(answer.text)
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise AssertionError("ttn-lw-stack on the restored state never answered /healthz")

@@ -211,7 +211,7 @@ async def _healthz(ex: "migration.DaggerExecutor", restored: Stores) -> str:
             "restore drill: the restored state was verified but ttn-lw-stack did not answer "
             f"/healthz on it within 60 s: {(await probe.stderr()).strip()[-300:]}"
         )
-    return f"TTS healthy (/healthz: {(await probe.stdout()).strip()[:40]}…)"
+    return drill.healthy(await probe.stdout())
 
 
 async def restore(

@@ -57,9 +57,9 @@ def run_backup_pod(
         env.update({k: v for k, v in (overrides or {}).items() if k in env})
         mounts = {m["mountPath"]: str(workdir / m["name"]) for m in container["volumeMounts"]}
         image = [sys.executable, "-m", "pipelines.backup"]  # the backup image's entrypoint
-        argv = [
-            _local(a, {**places, **mounts}) for a in kubelet.container_argv(container, env, image)
-        ]
+        # The manifest's paths made local; the stand-in entrypoint is a path of this machine.
+        argv = [part if part in image else _local(part, {**places, **mounts})
+                for part in kubelet.container_argv(container, env, image)]  # fmt: skip
         env = {**env, **azurite.env(), "PYTHONPATH": str(REPO_ROOT),
                "PATH": f"{Path(binary('pg_dump')).parent}:{os.environ['PATH']}"}  # fmt: skip
         done = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True,

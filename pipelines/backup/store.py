@@ -140,7 +140,8 @@ def newest(cc: ContainerClient) -> str:
     if not complete:
         raise BackupError(
             f"container {cc.container_name!r} holds no complete backup: check that the backup "
-            "CronJob runs (kubectl get cronjob tts-backup) and its last job's log"
+            "CronJob runs (kubectl -n tts get cronjob tts-thethingsstack-backup) and its last "
+            "job's log"
         )
     return complete[-1]
 

@@ -307,7 +307,8 @@ def dagger_jobs() -> list[tuple[str, str, dict[str, Any]]]:
 def test_every_dagger_job_runs_where_tts_ci_runners_says() -> None:
     """Unset: GitHub-hosted, exactly as before; `self-hosted`: the ARC scale set `tts-ci`,
     whose runner pods carry their node's engine address (charts/ci-runners)."""
-    found = dagger_jobs()
+    # The engine suite proves the CLI starting its own engine, as on a laptop: always hosted.
+    found = [(w, j, job) for w, j, job in dagger_jobs() if (w, j) != ("ci.yml", "engine")]
     assert {(w, j) for w, j, _ in found} >= {("ci.yml", "image"), ("deploy.yml", "publish"),
                                              ("nightly.yml", "restore-drill")}  # fmt: skip
     for workflow, job_id, job in found:

@@ -5,8 +5,6 @@ account made local (Azurite)."""
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from typing import Any
 from tests.support import kubelet
 from tests.support.azurite import Azurite
 from tests.support.paths import REPO_ROOT
-from tests.support.real_server import ChartStores, local_env, pod_volumes
+from tests.support.real_server import ChartStores, local_env, pod_volumes, relocate, run_to_end
 from tests.support.render import find, install_argv, objects
 from tests.support.servers import binary
 
@@ -36,13 +34,6 @@ def rendered_backup(*values: str) -> tuple[list[dict[str, Any]], dict[str, Any]]
     return rendered, cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
 
 
-def _local(text: str, places: dict[str, str]) -> str:
-    """Cluster names and mount paths made local, in one pass (a local path may itself
-    contain a mount path, e.g. /tmp), longest first (/etc/backup before /backup)."""
-    pattern = "|".join(re.escape(p) for p in sorted(places, key=len, reverse=True))
-    return re.sub(pattern, lambda m: places[m[0]], text)
-
-
 def run_backup_pod(
     rendered: list[dict[str, Any]], spec: dict[str, Any], workdir: Path, stores: ChartStores,
     azurite: Azurite, places: dict[str, str], overrides: dict[str, str] | None = None,
@@ -53,17 +44,14 @@ def run_backup_pod(
     out = []
     for container in [*spec["initContainers"], *spec["containers"]]:
         env = local_env(rendered, container, workdir, stores.redis, stores.pg, {})
-        env = {name: _local(value, places) for name, value in env.items()}
+        env = {name: relocate(value, places) for name, value in env.items()}
         env.update({k: v for k, v in (overrides or {}).items() if k in env})
         mounts = {m["mountPath"]: str(workdir / m["name"]) for m in container["volumeMounts"]}
         image = [sys.executable, "-m", "pipelines.backup"]  # the backup image's entrypoint
         # The manifest's paths made local; the stand-in entrypoint is a path of this machine.
-        argv = [part if part in image else _local(part, {**places, **mounts})
+        argv = [part if part in image else relocate(part, {**places, **mounts})
                 for part in kubelet.container_argv(container, env, image)]  # fmt: skip
         env = {**env, **azurite.env(), "PYTHONPATH": str(REPO_ROOT),
                "PATH": f"{Path(binary('pg_dump')).parent}:{os.environ['PATH']}"}  # fmt: skip
-        done = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True,
-                              timeout=300, check=False)  # fmt: skip
-        assert done.returncode == 0, f"{container['name']}: {done.stdout}{done.stderr}"
-        out.append(done.stdout)
+        out.append(run_to_end(argv, env, workdir))
     return "".join(out)

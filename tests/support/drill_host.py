@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pipelines.migrate.run import Stores, load_dump
 from tests.support.azurite import Azurite
 from tests.support.backup_pod import BACKUPS
 from tests.support.migrate_host import HostExecutor
-from tests.support.real_server import ChartStores
+from tests.support.real_server import ChartStores, wait_healthy
 from tests.support.servers import (
     LOOPBACK,
     Postgres,
@@ -45,20 +44,13 @@ def _healthz(binary: Path, workdir: Path, target: Stores) -> str:
            "TTN_LW_AS_MQTT_LISTEN": f"{LOOPBACK}:{free_port()}"}  # fmt: skip
     assert env["TTN_LW_HTTP_LISTEN"] != f":{HTTP_PORT}"  # never the live server's port
     workdir.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    with (workdir / "tts.log").open("wb") as log:
-        proc = subprocess.Popen([str(binary), *TTS_START], env=env, cwd=workdir, stdout=log,
+    log = workdir / "tts.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(binary), *TTS_START], env=env, cwd=workdir, stdout=out,
                                 stderr=subprocess.STDOUT)  # fmt: skip
     try:
-        while time.monotonic() - started < 60:
-            assert proc.poll() is None, (workdir / "tts.log").read_text()
-            try:
-                answer = httpx.get(f"http://{LOOPBACK}:{port}/healthz", timeout=1)
-                if answer.is_success:
-                    return healthy(answer.text)
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError("ttn-lw-stack on the restored state never answered /healthz")
+        wait_healthy(proc, port, log)
+        return healthy(httpx.get(f"http://{LOOPBACK}:{port}/healthz", timeout=5).text)
     finally:
         stop(proc)
 

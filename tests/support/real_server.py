@@ -82,10 +82,11 @@ class Stack:
         )  # fmt: skip
 
 
-def _relocate(text: str, places: dict[str, str]) -> str:
-    for cluster, local in places.items():
-        text = text.replace(cluster, local)
-    return text
+def relocate(text: str, places: dict[str, str]) -> str:
+    """Cluster names and mount paths in `text` made local, in one pass (a local path may
+    itself contain a mount path, e.g. /tmp), longest first (/etc/backup before /backup)."""
+    pattern = "|".join(re.escape(p) for p in sorted(places, key=len, reverse=True))
+    return re.sub(pattern, lambda m: places[m[0]], text) if places else text
 
 
 def local_env(
@@ -108,7 +109,7 @@ def local_env(
         **{m["mountPath"]: str(workdir / m["name"]) for m in container.get("volumeMounts", [])},
     }
     for key, value in env.items():
-        env[key] = _relocate(value, places)
+        env[key] = relocate(value, places)
     for prefix in REDIS_CONFIGS:
         if f"TTN_LW_{prefix}_PASSWORD" in env:
             env[f"TTN_LW_{prefix}_PASSWORD"] = redis.password
@@ -151,7 +152,7 @@ def run_to_end(argv: list[str], env: dict[str, str], cwd: Path) -> str:
     return output
 
 
-def _wait_healthy(stack_proc: subprocess.Popen[bytes], http_port: int, log: Path) -> None:
+def wait_healthy(stack_proc: subprocess.Popen[bytes], http_port: int, log: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if stack_proc.poll() is not None:
@@ -257,7 +258,7 @@ def running_stack(
             env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        _wait_healthy(proc, http_port, log)
+        wait_healthy(proc, http_port, log)
         yield Stack(
             rendered, env, http_port, udp_port, workdir, log, binary, proc, init_outputs,
             time.monotonic() - started, redis, pg,

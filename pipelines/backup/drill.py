@@ -19,7 +19,7 @@ from urllib.parse import unquote, urlsplit
 from pipelines.backup.manifest import BackupError, Manifest, age, parse_id
 from pipelines.migrate import postgres
 from pipelines.migrate.report import Inventory
-from pipelines.migrate.run import Executor, Stores, inventory, migrate
+from pipelines.migrate.run import Executor, Stores, migrate
 
 # The drill's server: the components that read the restored stores (Identity Server:
 # PostgreSQL; Network, Application and Join Server: Redis), as the chart starts them but
@@ -68,10 +68,10 @@ async def restore_drill(
     log: Callable[[str], None] = print,
 ) -> str:
     """Restore `backup` into the empty `target`, verify, check the server; the verdict line."""
-    report = await migrate(ex, backup, target, scratch, dry_run=False, replace=False, log=log)
-    log(report)
-    restored = await inventory(ex, target, "restored")
-    return verdict(manifest, now, restored, await health(target))
+    migrated = await migrate(ex, backup, target, scratch, dry_run=False, replace=False, log=log)
+    log(migrated.report)
+    assert migrated.target is not None  # not a dry run
+    return verdict(manifest, now, migrated.target, await health(target))
 
 
 def healthy(body: str) -> str:

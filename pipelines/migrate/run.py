@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from pipelines.migrate import postgres
@@ -47,6 +47,15 @@ class Executor(Protocol):
     async def run(self, step: Step) -> str:
         """The step's stdout."""
         ...
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """What a migration did: its report, and the target's inventory after it (None: a dry
+    run, which leaves the target as it was)."""
+
+    report: str
+    target: Inventory | None
 
 
 @dataclass(frozen=True)
@@ -100,15 +109,21 @@ async def inventory(ex: Executor, side: Stores, name: str, *, schema: bool = Tru
     )
 
 
+async def create_database(
+    ex: Executor, server: postgres.Database, name: str, what: str
+) -> postgres.Database:
+    """A new, empty database `name` on the throw-away `server`, for `what`."""
+    await ex.run(Step("postgres", postgres.psql_argv(f'CREATE DATABASE "{name}"'), what,
+                      secrets=postgres.libpq_env(server)))  # fmt: skip
+    return replace(server, name=name)
+
+
 async def load_dump(
     ex: Executor, dump: str, server: postgres.Database, name: str
 ) -> postgres.Database:
     """A pg_dump file (`dump`, in the executor's work directory) restored into a new database
     `name` on a throw-away `server`: a source that can be counted and copied like a live one."""
-    await ex.run(Step("postgres", postgres.psql_argv(f'CREATE DATABASE "{name}"'),
-                      f"a database for {dump}", secrets=postgres.libpq_env(server)))  # fmt: skip
-    db = postgres.Database(server.host, server.port, server.user, name, server.sslmode,
-                           server.password)  # fmt: skip
+    db = await create_database(ex, server, name, f"a database for {dump}")
     await ex.run(Step("postgres", postgres.restore_argv(dump, replace=False),
                       f"restore {dump} to count it", secrets=postgres.libpq_env(db)))  # fmt: skip
     return db
@@ -133,8 +148,9 @@ async def migrate(
     dry_run: bool,
     replace: bool,
     log: Callable[[str], None] = print,
-) -> str:
-    """Move the source's state to the target; the verification report (or the dry-run one)."""
+) -> Migrated:
+    """Move the source's state to the target; the verification report (or the dry-run one)
+    and the target's inventory."""
     before = await inventory(ex, source, "source")
     log(before.render("source"))
     current = await inventory(ex, target, "target", schema=False)
@@ -142,7 +158,7 @@ async def migrate(
     if dry_run:
         state = "empty" if not full else "NOT empty (a real run needs --replace)"
         log(current.render(f"target, {state}"))
-        return "dry run: nothing was changed"
+        return Migrated("dry run: nothing was changed", None)
     if full and not replace:
         listed = f"{len(current.tables)} tables, {sum(current.redis_keys.values())} Redis keys"
         raise MigrationError(
@@ -175,4 +191,4 @@ async def migrate(
     report = verification(before, after)
     if differences(before, after):
         raise MigrationError(report)
-    return report
+    return Migrated(report, after)

@@ -59,8 +59,9 @@ def run_migrate(
     log: Callable[[str], None] = lambda _: None,
 ) -> str:
     """pipelines.migrate's whole migration on this machine, from a test; its report."""
-    return anyio.run(
+    migrated = anyio.run(
         lambda: migrate(
             executor, source, target, scratch, dry_run=dry_run, replace=replace, log=log
         )
     )
+    return migrated.report

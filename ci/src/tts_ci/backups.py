@@ -25,8 +25,7 @@ from pipelines.backup.manifest import (
     parse_id,
     parse_max_age,
 )
-from pipelines.migrate import postgres
-from pipelines.migrate.run import Step, Stores, load_dump
+from pipelines.migrate.run import Stores, create_database, load_dump
 
 from . import migration
 from .containers import fresh, python_env
@@ -146,15 +145,8 @@ async def restore_drill(
     )  # fmt: skip
     ex.work = ex.work.with_file("postgres.dump", files.file("postgres.dump"))
     backup_db = await load_dump(ex, "postgres.dump", scratch, "backup")
-    create = postgres.psql_argv('CREATE DATABASE "restored"')
-    await ex.run(
-        Step("postgres", create, "the drill's target", secrets=postgres.libpq_env(scratch))
-    )
-    target = Stores(
-        postgres.Database(scratch.host, scratch.port, scratch.user, "restored",
-                          scratch.sslmode, scratch.password),
-        "redis://restored-redis:6379",
-    )  # fmt: skip
+    restored = await create_database(ex, scratch, "restored", "the drill's target")
+    target = Stores(restored, "redis://restored-redis:6379")
     lines: list[str] = []
 
     async def health(restored: Stores) -> str:

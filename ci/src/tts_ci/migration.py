@@ -203,11 +203,11 @@ async def run(
     assert source_db is not None  # Sources.check()
     assert source_redis is not None
     lines: list[str] = []
-    report = await migrate(
+    migrated = await migrate(
         ex, Stores(source_db, source_redis), target, scratch,
         dry_run=dry_run, replace=replace, log=lines.append,
     )  # fmt: skip
-    return "\n".join([*lines, report])
+    return "\n".join([*lines, migrated.report])
 
 
 async def _live_sources(

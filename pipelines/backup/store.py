@@ -28,7 +28,7 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import ContainerClient
 
-from pipelines.backup import TOKEN_ENV
+from pipelines.backup import TOKEN_ENV, check_account_url
 from pipelines.backup.manifest import (
     MANIFEST,
     BackupError,
@@ -68,11 +68,7 @@ def container(
     account_url: str, name: str, cred: TokenCredential | None = None, **options: Any
 ) -> ContainerClient:
     """The container `name` of the account at `account_url` (https://ACCOUNT.blob.core.windows.net)."""
-    if not account_url.startswith(("https://", "http://")):
-        raise BackupError(
-            f"--account-url {account_url!r} is not a URL: give the storage account's blob "
-            "endpoint, https://ACCOUNT.blob.core.windows.net"
-        )
+    check_account_url(account_url)
     return ContainerClient(
         account_url, name, credential=cred or credential(), api_version=API_VERSION, **options
     )

@@ -16,7 +16,7 @@ import dagger
 from dagger import ReturnType, dag
 
 from pipelines import versions
-from pipelines.backup import TOKEN_ENV, drill
+from pipelines.backup import TOKEN_ENV, check_account_url, drill
 from pipelines.backup.manifest import (
     REDIS_FILE,
     BackupError,
@@ -33,7 +33,6 @@ from .tts_image import build_binaries
 
 BACKUP_DIR: Final = "/backup"
 _CONTAINER: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
-_ACCOUNT_URL: Final = re.compile(r"^https?://[^/\s?#]+(/[A-Za-z0-9]+)?/?$")
 
 
 def account_url(storage_account: str) -> str:
@@ -48,11 +47,7 @@ def account_url(storage_account: str) -> str:
 
 def check_container(account_url: str, container: str, flag: str, output: str) -> None:
     """A storage account's blob endpoint and a container name in it, before any work."""
-    if not _ACCOUNT_URL.match(account_url):
-        raise ValueError(
-            f"--account-url {account_url!r} is not a storage account's blob endpoint: give "
-            "https://ACCOUNT.blob.core.windows.net"
-        )
+    check_account_url(account_url)
     if not _CONTAINER.match(container):
         raise ValueError(
             f"{flag} {container!r} is not a blob container name (3-63 lowercase letters, "

@@ -35,11 +35,10 @@ from azure.mgmt.redisenterprise import RedisEnterpriseManagementClient
 from azure.mgmt.redisenterprise.models import ExportClusterParameters
 from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
 
-from pipelines.backup.manifest import BackupError, Entry, parse_id
+from pipelines.backup.manifest import REDIS_EXPORT, BackupError, Entry, parse_id
 from pipelines.backup.store import Log, storage_errors
 
 ARM: Final = "https://management.azure.com"
-EXPORT_DIR: Final = "redis-export"
 EXPORT_ACTION: Final = "Microsoft.Cache/redisEnterprise/databases/export/action"
 # Azure wants the SAS to end at least 1 h from now (its import/export FAQ); 2 h leaves the
 # export time to run, and the export is waited for no longer than its SAS can write.
@@ -106,7 +105,7 @@ def export(
     database = parse_database_id(database_id)
     parse_id(backup_id)
     cc = container_client
-    directory = f"{cc.url}/{backup_id}/{EXPORT_DIR}"
+    directory = f"{cc.url}/{backup_id}/{REDIS_EXPORT}"
     sas = _write_sas(cc)
     log(f"redis export: {database.cluster} into {directory}/ (SAS: write and list, {SAS_LIFETIME})")
     client = RedisEnterpriseManagementClient(
@@ -216,7 +215,7 @@ def _redact(text: str, secret: str) -> str:
 
 def _landed(cc: ContainerClient, backup_id: str) -> list[Entry]:
     """Every blob below `<backup_id>/redis-export/`, hashed as it streams by."""
-    prefix = f"{backup_id}/{EXPORT_DIR}/"
+    prefix = f"{backup_id}/{REDIS_EXPORT}/"
     entries = []
     with storage_errors(cc, f"reading the redis export of backup {backup_id}"):
         for blob in cc.list_blobs(name_starts_with=prefix):

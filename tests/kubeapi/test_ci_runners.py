@@ -30,6 +30,7 @@ from tests.kubeapi.support import api_client, helm
 from tests.support import peers
 from tests.support.paths import REPO_ROOT
 from tests.support.polling import eventually
+from tests.support.render import find
 
 require_api_server()  # without a server: skipped, one line for the suite
 DAGGER_CHART = Path(peers.require("DAGGER_HELM_CHART", "Dagger's chart (helm/dagger), a directory"))
@@ -72,11 +73,6 @@ def _render(chart: Path, release: str, namespace: str, values: str, *extra: str)
     return [o for o in yaml.safe_load_all(result.stdout) if o]
 
 
-def _one(objects: list[Any], kind: str) -> Any:
-    [found] = [o for o in objects if o["kind"] == kind]
-    return found
-
-
 def _chart_version(chart: Path) -> str:
     version: str = yaml.safe_load((chart / "Chart.yaml").read_text())["version"]
     return version
@@ -100,14 +96,14 @@ def controller() -> list[Any]:
 
 def _runner_pod(runners: list[Any]) -> dict[str, Any]:
     """The runner pod as ARC makes it: the scale set's pod template."""
-    template = _one(runners, "AutoscalingRunnerSet")["spec"]["template"]
+    template = find(runners, "AutoscalingRunnerSet")["spec"]["template"]
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": RUNNER_POD},
             "spec": template["spec"]}  # fmt: skip
 
 
 def _engine_pod(engine: list[Any]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "dagger-engine"},
-            "spec": _one(engine, "DaemonSet")["spec"]["template"]["spec"]}  # fmt: skip
+            "spec": find(engine, "DaemonSet")["spec"]["template"]["spec"]}  # fmt: skip
 
 
 def _host_dir(spec: dict[str, Any], container: dict[str, Any], mount_path: str) -> str:
@@ -120,7 +116,7 @@ def _host_dir(spec: dict[str, Any], container: dict[str, Any], mount_path: str) 
 def test_the_engine_is_a_privileged_daemonset_on_the_ci_pool(engine: list[Any]) -> None:
     values = _values("dagger-engine.values.yaml")["engine"]
     assert _chart_version(DAGGER_CHART) == DAGGER_VERSION, "the peer is not engineVersion's chart"
-    spec = _one(engine, "DaemonSet")["spec"]["template"]["spec"]
+    spec = find(engine, "DaemonSet")["spec"]["template"]["spec"]
     assert spec["nodeSelector"] == CI_POOL
     assert spec["tolerations"] == [CI_TAINT]
     assert spec["terminationGracePeriodSeconds"] == values["terminationGracePeriodSeconds"] >= 300
@@ -130,7 +126,7 @@ def test_the_engine_is_a_privileged_daemonset_on_the_ci_pool(engine: list[Any]) 
     assert container["resources"] == values["resources"]
     assert set(container["resources"]["limits"]) == {"cpu", "memory"}
     # engine.json, as the values say, where the engine reads it
-    config = json.loads(_one(engine, "ConfigMap")["data"]["engine.json"])
+    config = json.loads(find(engine, "ConfigMap")["data"]["engine.json"])
     assert config == json.loads(values["configJson"])
     assert set(config["gc"]) == {"reservedSpace", "maxUsedSpace", "minFreeSpace"}
     [mount] = [m for m in container["volumeMounts"] if m["mountPath"] == "/etc/dagger/engine.json"]
@@ -141,11 +137,11 @@ def test_the_engine_is_a_privileged_daemonset_on_the_ci_pool(engine: list[Any]) 
 def test_runner_pods_reach_the_engine_of_their_node(engine: list[Any], runners: list[Any]) -> None:
     values = _values("arc-runner-set.values.yaml")
     assert _chart_version(SCALE_SET_CHART) == _chart_version(CONTROLLER_CHART) == ARC_VERSION
-    scale_set = _one(runners, "AutoscalingRunnerSet")["spec"]
+    scale_set = find(runners, "AutoscalingRunnerSet")["spec"]
     assert scale_set["runnerScaleSetName"] == "tts-ci"
     assert 0 < scale_set["minRunners"] <= scale_set["maxRunners"] == values["maxRunners"]
     spec = _runner_pod(runners)["spec"]
-    engine_spec = _one(engine, "DaemonSet")["spec"]["template"]["spec"]
+    engine_spec = find(engine, "DaemonSet")["spec"]["template"]["spec"]
     # on the CI pool, like the engine
     assert spec["nodeSelector"] == engine_spec["nodeSelector"] == CI_POOL
     assert spec["tolerations"] == engine_spec["tolerations"] == [CI_TAINT]
@@ -235,7 +231,7 @@ def test_the_api_server_accepts_every_rendered_object(
             refused[f"{obj['kind']}/{obj['metadata']['name']}"] = response.text
     assert refused == {}
     # the scale set's pod template as the API server keeps it: the engine's socket included
-    scale_set = _one(runners, "AutoscalingRunnerSet")
+    scale_set = find(runners, "AutoscalingRunnerSet")
     kept = _dry_run(api, scale_set, target).json()["spec"]["template"]["spec"]
     assert kept["volumes"] == scale_set["spec"]["template"]["spec"]["volumes"]
 

@@ -7,10 +7,8 @@ Entra token: the SAS must really grant the write, and must never show in a messa
 from __future__ import annotations
 
 import asyncio
-import base64
 import gzip
 import hashlib
-import json
 import logging
 import ssl
 import threading
@@ -32,7 +30,7 @@ from azure.storage.blob import ContainerClient
 from pipelines.backup import managed_redis, store
 from pipelines.backup.manifest import BackupError, Entry
 from tests.azure_models import RedisEnterpriseArm, serve
-from tests.support.azurite import Azurite, azurite_server
+from tests.support.azurite import Azurite, azurite_server, token
 from tests.support.servers import redis_server
 from tests.support.tls import self_signed_tls
 
@@ -56,21 +54,6 @@ class Recording(TokenCredential):
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         self.scopes.extend(scopes)
         return AccessToken(self.token, int(time.time()) + 3600)
-
-
-def identity_token() -> str:
-    """An Entra access token's shape for Azure Storage, with the object and tenant ids that a
-    user delegation key is bound to (Azurite reads them; it does not check signatures)."""
-    now = int(time.time())
-    claims = {"aud": "https://storage.azure.com", "iat": now - 60, "nbf": now - 60,
-              "exp": now + 3600, "iss": "https://sts.windows.net/11111111-2222-3333-4444-555555555555/",
-              "oid": "99999999-8888-7777-6666-555555555555",
-              "tid": "11111111-2222-3333-4444-555555555555"}  # fmt: skip
-
-    def part(data: dict[str, object]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2lnbmF0dXJl"
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +87,7 @@ def backup(azurite: Azurite, request: pytest.FixtureRequest) -> Backup:
     a token (its first request will)."""
     name = f"m{abs(hash(request.node.name)) % 10**9}"
     azurite.create(name)
-    storage = Recording(identity_token())
+    storage = Recording(token())
     cc = store.container(azurite.account_url, name, storage, connection_verify=str(azurite.ca))
     return Backup(cc, storage)
 

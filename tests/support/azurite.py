@@ -29,9 +29,12 @@ ACCOUNT = "devstoreaccount1"  # Azurite's built-in account
 
 def token(expires_in: float = 3600, audience: str = "https://storage.azure.com") -> str:
     """An Entra ID access token's shape: a JWT for Azure Storage, valid for `expires_in` s
-    (negative: already expired)."""
+    (negative: already expired), with the object and tenant ids a user delegation key is
+    bound to."""
     now = int(time.time())
-    claims = {"aud": audience, "iss": "https://sts.windows.net/00000000-0000-0000-0000-000000000000/",
+    tenant = "11111111-2222-3333-4444-555555555555"
+    claims = {"aud": audience, "iss": f"https://sts.windows.net/{tenant}/", "tid": tenant,
+              "oid": "99999999-8888-7777-6666-555555555555",
               "iat": now - 60, "nbf": now - 60, "exp": int(now + expires_in)}  # fmt: skip
 
     def part(data: dict[str, object]) -> str:
